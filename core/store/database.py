@@ -1,0 +1,690 @@
+"""The persistence layer: shared tables on SQLite or PostgreSQL (D1).
+
+Every statement is parameterised SQL run through piccolo's engine
+(``QueryString`` with ``{}`` placeholders). Every table is keyed by
+``tenant_id`` first; nothing here creates database objects per tenant.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
+
+from core.metadata import NUMBER_SLOTS, TEXT_SLOTS, EntityDef
+from core.query import Filter, OrderBy, Page
+from core.store.errors import UniqueViolation
+from core.store.migrations import MIGRATIONS
+from core.store.querying import (
+    Cursor,
+    SortKey,
+    Sql,
+    after_sql,
+    compile_filter,
+    compile_order,
+    json_expr,
+    order_by_sql,
+)
+from core.store.url import Dialect, parse_database_url
+from core.store.values import as_datetime, bind_number, bind_time, dump_json, load_json, utcnow
+
+__all__ = ["Database", "open_database"]
+
+_SLOTS: tuple[str, ...] = (*TEXT_SLOTS, *NUMBER_SLOTS)
+_RECORD_COLUMNS = (
+    "tenant_id, id, entity, version, data, created_at, created_by, updated_at, updated_by"
+)
+_USER_COLUMNS = "tenant_id, id, email, name, password_hash, roles, locale, created_at, active"
+_OUTBOX_COLUMNS = (
+    "tenant_id, id, topic, payload, idempotency_key, created_at, available_at, attempts, "
+    "delivered_at, last_error"
+)
+_CHUNK = 500  # ids per IN (...) list; well under SQLite's parameter limit
+_MIGRATION_LOCK = 7_305_531_201  # pg_advisory_xact_lock key for migrate()
+_SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock
+
+
+async def open_database(url: str) -> Database:
+    """Connect (PostgreSQL: start a pool; SQLite: WAL mode). Does not migrate."""
+    parsed = parse_database_url(url)
+    if parsed.dialect == "sqlite":
+        engine: SQLiteEngine | PostgresEngine = SQLiteEngine(
+            path=parsed.path, timeout=_SQLITE_BUSY_TIMEOUT
+        )
+        # WAL lets readers proceed while a writer holds the lock; it persists in the file.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+    else:
+        engine = PostgresEngine(config={"dsn": parsed.url})
+        await engine.start_connection_pool(min_size=1, max_size=10)
+    return Database(engine, parsed.dialect, url)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _ordered_id() -> str:
+    """An id that sorts by creation time (ties inside one timestamp keep order)."""
+    return f"{time.time_ns():020d}{secrets.token_hex(4)}"
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join("{}" for _ in range(n))
+
+
+class Database:
+    """One database (SQLite file or PostgreSQL pool) holding every tenant."""
+
+    def __init__(self, engine: SQLiteEngine | PostgresEngine, dialect: Dialect, url: str) -> None:
+        self.engine = engine
+        self.dialect: Dialect = dialect
+        self.url = url
+
+    # -- plumbing -----------------------------------------------------------
+
+    async def migrate(self) -> None:
+        """Apply pending migrations, in one transaction; safe to call any time."""
+        async with self.transaction():
+            if self.dialect == "postgresql":
+                # Two processes starting at once: the second waits, then finds nothing to do.
+                await self.fetch("SELECT pg_advisory_xact_lock({})", _MIGRATION_LOCK)
+            await self.execute(
+                "CREATE TABLE IF NOT EXISTS tessera_migration "
+                "(id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            applied = {r["id"] for r in await self.fetch("SELECT id FROM tessera_migration")}
+            for migration in MIGRATIONS:
+                if migration.ID in applied:
+                    continue
+                for statement in migration.statements(self.dialect):
+                    await self.execute(statement)
+                await self.execute(
+                    "INSERT INTO tessera_migration (id, applied_at) VALUES ({}, {})",
+                    migration.ID,
+                    self._time(utcnow()),
+                )
+
+    async def close(self) -> None:
+        if isinstance(self.engine, PostgresEngine) and self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """A writer transaction; inside another one it joins it (same transaction)."""
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        if isinstance(self.engine, SQLiteEngine):
+            # IMMEDIATE takes the write lock up front: no "database is locked" upgrade.
+            async with self.engine.transaction(transaction_type=TransactionType.immediate):
+                yield
+        else:
+            async with self.engine.transaction():
+                yield
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Run parameterised SQL (``{}`` placeholders); rows as dicts."""
+        rows = await self.engine.run_querystring(QueryString(sql, *args))
+        return [dict(r) for r in rows or ()]
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self.engine.run_querystring(QueryString(sql, *args))
+
+    async def _run(self, sql: Sql) -> list[dict[str, Any]]:
+        return await self.fetch(sql.text, *sql.args)
+
+    def _time(self, value: datetime | None) -> Any:
+        return None if value is None else bind_time(self.dialect, value)
+
+    # -- tenants & configs --------------------------------------------------
+
+    async def list_tenants(self) -> list[dict[str, Any]]:
+        return await self.fetch(
+            "SELECT tenant_id, name, config_version FROM tenant ORDER BY tenant_id"
+        )
+
+    async def current_config(self, tenant: str) -> dict[str, Any] | None:
+        rows = await self.fetch(
+            "SELECT c.version, c.config, c.version_key, c.applied_at FROM tenant t "
+            "JOIN tenant_config c ON c.tenant_id = t.tenant_id AND c.version = t.config_version "
+            "WHERE t.tenant_id = {}",
+            tenant,
+        )
+        return self._config_row(rows[0]) if rows else None
+
+    async def config_history(self, tenant: str) -> list[dict[str, Any]]:
+        rows = await self.fetch(
+            "SELECT version, config, version_key, applied_at, applied_by FROM tenant_config "
+            "WHERE tenant_id = {} ORDER BY version",
+            tenant,
+        )
+        return [self._config_row(r) for r in rows]
+
+    @staticmethod
+    def _config_row(row: dict[str, Any]) -> dict[str, Any]:
+        row["config"] = load_json(row["config"])
+        row["applied_at"] = as_datetime(row["applied_at"])
+        return row
+
+    async def save_config(
+        self, tenant: str, name: str, config: dict[str, Any], version_key: str, applied_by: str
+    ) -> int:
+        """Store ``config`` as the tenant's next version and make it current."""
+        now = self._time(utcnow())
+        async with self.transaction():
+            await self.execute(
+                "INSERT INTO tenant (tenant_id, name, config_version, created_at) "
+                "VALUES ({}, {}, 0, {}) ON CONFLICT (tenant_id) DO NOTHING",
+                tenant,
+                name,
+                now,
+            )
+            # The UPDATE locks the tenant row, so concurrent applies get distinct versions.
+            rows = await self.fetch(
+                "UPDATE tenant SET config_version = config_version + 1, name = {} "
+                "WHERE tenant_id = {} RETURNING config_version",
+                name,
+                tenant,
+            )
+            version = int(rows[0]["config_version"])
+            await self.execute(
+                "INSERT INTO tenant_config "
+                "(tenant_id, version, config, version_key, applied_at, applied_by) "
+                "VALUES ({}, {}, {}, {}, {}, {})",
+                tenant,
+                version,
+                dump_json(config),
+                version_key,
+                now,
+                applied_by,
+            )
+        return version
+
+    # -- records ------------------------------------------------------------
+
+    def _slot_args(self, slots: dict[str, Any]) -> list[Any]:
+        unknown = set(slots) - set(_SLOTS)
+        if unknown:
+            raise ValueError(f"unknown slot column(s): {sorted(unknown)}")
+        out: list[Any] = []
+        for slot in _SLOTS:
+            value = slots.get(slot)
+            if value is not None and slot in NUMBER_SLOTS:
+                value = bind_number(self.dialect, int(value) if isinstance(value, bool) else value)
+            out.append(value)
+        return out
+
+    def _record_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        row["data"] = load_json(row["data"])
+        row["created_at"] = as_datetime(row["created_at"])
+        row["updated_at"] = as_datetime(row["updated_at"])
+        return row
+
+    async def insert_record(
+        self,
+        tenant: str,
+        entity: str,
+        id: str,
+        data: dict[str, Any],
+        slots: dict[str, Any],
+        actor: str,
+        now: datetime,
+    ) -> None:
+        at = self._time(now)
+        await self.execute(
+            f"INSERT INTO record ({_RECORD_COLUMNS}, archived, {', '.join(_SLOTS)}) "
+            f"VALUES ({_placeholders(10 + len(_SLOTS))})",
+            tenant,
+            id,
+            entity,
+            1,
+            dump_json(data),
+            at,
+            actor,
+            at,
+            actor,
+            False,
+            *self._slot_args(slots),
+        )
+
+    async def update_record(
+        self,
+        tenant: str,
+        entity: str,
+        id: str,
+        expected_version: int,
+        data: dict[str, Any],
+        slots: dict[str, Any],
+        actor: str,
+        now: datetime,
+    ) -> int | None:
+        """Compare-and-set: the new version, or ``None`` if the row moved on."""
+        assignments = ", ".join(f"{slot} = {{}}" for slot in _SLOTS)
+        rows = await self.fetch(
+            "UPDATE record SET version = version + 1, data = {}, updated_at = {}, "
+            f"updated_by = {{}}, {assignments} "
+            "WHERE tenant_id = {} AND entity = {} AND id = {} AND version = {} AND NOT archived "
+            "RETURNING version",
+            dump_json(data),
+            self._time(now),
+            actor,
+            *self._slot_args(slots),
+            tenant,
+            entity,
+            id,
+            expected_version,
+        )
+        return int(rows[0]["version"]) if rows else None
+
+    async def archive_record(
+        self, tenant: str, entity: str, id: str, expected_version: int, actor: str, now: datetime
+    ) -> int | None:
+        """Soft-delete with the same compare-and-set as an update."""
+        rows = await self.fetch(
+            "UPDATE record SET archived = {}, version = version + 1, updated_at = {}, "
+            "updated_by = {} "
+            "WHERE tenant_id = {} AND entity = {} AND id = {} AND version = {} AND NOT archived "
+            "RETURNING version",
+            True,
+            self._time(now),
+            actor,
+            tenant,
+            entity,
+            id,
+            expected_version,
+        )
+        return int(rows[0]["version"]) if rows else None
+
+    async def get_record(self, tenant: str, entity: str, id: str) -> dict[str, Any] | None:
+        rows = await self.fetch(
+            f"SELECT {_RECORD_COLUMNS} FROM record "
+            "WHERE tenant_id = {} AND id = {} AND entity = {} AND NOT archived",
+            tenant,
+            id,
+            entity,
+        )
+        return self._record_row(rows[0]) if rows else None
+
+    async def get_records(
+        self, tenant: str, entity: str, ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = await self.fetch(
+                f"SELECT {_RECORD_COLUMNS} FROM record WHERE tenant_id = {{}} "
+                f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
+                tenant,
+                *chunk,
+                entity,
+            )
+            out.update((r["id"], self._record_row(r)) for r in rows)
+        return out
+
+    async def existing_ids(self, tenant: str, entity: str, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            rows = await self.fetch(
+                f"SELECT id FROM record WHERE tenant_id = {{}} "
+                f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
+                tenant,
+                *chunk,
+                entity,
+            )
+            found.update(r["id"] for r in rows)
+        return found
+
+    def _where(self, tenant: str, entity: EntityDef, filter: Filter | None) -> Sql:
+        where = Sql("tenant_id = {} AND entity = {} AND NOT archived", (tenant, entity.key))
+        if filter is not None:
+            where = where & compile_filter(self.dialect, entity, filter)
+        return where
+
+    async def query_records(
+        self,
+        tenant: str,
+        entity: EntityDef,
+        filter: Filter | None,
+        order: Sequence[OrderBy],
+        limit: int,
+        after: str | None,
+    ) -> Page:
+        """One keyset page of live records matching ``filter``, in ``order``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        keys = compile_order(self.dialect, entity, order)
+        sql = self._page_sql(tenant, entity, filter, keys, limit + 1, after)
+        rows = await self._run(sql)
+        has_next = len(rows) > limit
+        rows = rows[:limit]
+        cursors = [
+            Cursor.encode(keys, [row.pop(f"_k{i}") for i in range(len(keys))]) for row in rows
+        ]
+        return Page(
+            rows=[self._record_row(r) for r in rows],
+            cursors=cursors,
+            has_next=has_next,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
+    def _page_sql(
+        self,
+        tenant: str,
+        entity: EntityDef,
+        filter: Filter | None,
+        keys: Sequence[SortKey],
+        limit: int,
+        after: str | None,
+    ) -> Sql:
+        where = self._where(tenant, entity, filter)
+        if after:
+            where = where & after_sql(self.dialect, keys, Cursor.decode(keys, after))
+        selects = ", ".join(f"{k.expr.select} AS _k{i}" for i, k in enumerate(keys))
+        return Sql(
+            f"SELECT {_RECORD_COLUMNS}, {selects} FROM record WHERE {where.text} "
+            f"ORDER BY {order_by_sql(keys)} LIMIT {{}}",
+            (*where.args, limit),
+        )
+
+    async def explain_records(
+        self,
+        tenant: str,
+        entity: EntityDef,
+        filter: Filter | None,
+        order: Sequence[OrderBy],
+        limit: int,
+    ) -> list[str]:
+        """The engine's plan for a first page of ``query_records`` (one line per step)."""
+        keys = compile_order(self.dialect, entity, order)
+        sql = self._page_sql(tenant, entity, filter, keys, limit + 1, None)
+        prefix = "EXPLAIN QUERY PLAN " if self.dialect == "sqlite" else "EXPLAIN "
+        rows = await self._run(Sql(prefix + sql.text, sql.args))
+        if self.dialect == "sqlite":
+            return [str(r["detail"]) for r in rows]
+        return [str(r["QUERY PLAN"]) for r in rows]
+
+    async def count_records(self, tenant: str, entity: EntityDef, filter: Filter | None) -> int:
+        where = self._where(tenant, entity, filter)
+        rows = await self.fetch(f"SELECT COUNT(*) AS n FROM record WHERE {where.text}", *where.args)
+        return int(rows[0]["n"])
+
+    async def backfill_slots(self, tenant: str, entity: EntityDef) -> int:
+        """Recompute every slot column from ``data`` after the slot mapping changed."""
+        by_slot = {f.slot: key for key, f in entity.fields.items() if f.slot in _SLOTS}
+        assignments = []
+        for slot in _SLOTS:
+            key = by_slot.get(slot)
+            assignments.append(f"{slot} = {self._slot_source(entity, key) if key else 'NULL'}")
+        async with self.transaction():
+            rows = await self.fetch(
+                "SELECT COUNT(*) AS n FROM record WHERE tenant_id = {} AND entity = {}",
+                tenant,
+                entity.key,
+            )
+            await self.execute(
+                f"UPDATE record SET {', '.join(assignments)} "
+                "WHERE tenant_id = {} AND entity = {}",
+                tenant,
+                entity.key,
+            )
+        return int(rows[0]["n"])
+
+    def _slot_source(self, entity: EntityDef, key: str) -> str:
+        """SQL computing a slot value from ``data``, as ``core.values.slot_value`` does."""
+        f = entity.fields[key]
+        e = json_expr(self.dialect, key, f.value_type)
+        if f.value_type == "boolean" and self.dialect == "postgresql":
+            return f"({e.sql})::int"
+        return e.sql  # SQLite's json_extract already yields 1/0 for booleans
+
+    # -- unique values ------------------------------------------------------
+
+    async def claim_unique(
+        self, tenant: str, entity: str, field: str, value: str, record_id: str
+    ) -> None:
+        """Claim ``value`` for ``record_id``; :class:`UniqueViolation` if another holds it."""
+        async with self.transaction():
+            rows = await self.fetch(
+                "INSERT INTO unique_value (tenant_id, entity, field, value, record_id) "
+                "VALUES ({}, {}, {}, {}, {}) "
+                "ON CONFLICT (tenant_id, entity, field, value) DO NOTHING RETURNING record_id",
+                tenant,
+                entity,
+                field,
+                value,
+                record_id,
+            )
+            if rows:
+                return
+            owner = await self.fetch(
+                "SELECT record_id FROM unique_value "
+                "WHERE tenant_id = {} AND entity = {} AND field = {} AND value = {}",
+                tenant,
+                entity,
+                field,
+                value,
+            )
+        if owner and owner[0]["record_id"] == record_id:
+            return
+        raise UniqueViolation(entity, field, value)
+
+    async def release_unique(
+        self, tenant: str, entity: str, field: str, value: str, record_id: str
+    ) -> None:
+        await self.execute(
+            "DELETE FROM unique_value WHERE tenant_id = {} AND entity = {} AND field = {} "
+            "AND value = {} AND record_id = {}",
+            tenant,
+            entity,
+            field,
+            value,
+            record_id,
+        )
+
+    # -- audit & outbox -----------------------------------------------------
+
+    async def append_audit(
+        self,
+        tenant: str,
+        entity: str,
+        record_id: str,
+        action: str,
+        actor: str,
+        at: datetime,
+        diff: dict[str, Any],
+    ) -> None:
+        await self.execute(
+            "INSERT INTO audit (tenant_id, id, record_id, entity, action, actor, at, diff) "
+            "VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+            tenant,
+            _ordered_id(),
+            record_id,
+            entity,
+            action,
+            actor,
+            self._time(at),
+            dump_json(diff),
+        )
+
+    async def audit_for(self, tenant: str, record_id: str) -> list[dict[str, Any]]:
+        """The audit trail of one record, oldest first."""
+        rows = await self.fetch(
+            "SELECT id, record_id, entity, action, actor, at, diff FROM audit "
+            "WHERE tenant_id = {} AND record_id = {} ORDER BY at, id",
+            tenant,
+            record_id,
+        )
+        for row in rows:
+            row["at"] = as_datetime(row["at"])
+            row["diff"] = load_json(row["diff"])
+        return rows
+
+    async def enqueue(
+        self, tenant: str, topic: str, payload: dict[str, Any], idempotency_key: str, at: datetime
+    ) -> None:
+        """Add a message; a second one with the same idempotency key is ignored."""
+        when = self._time(at)
+        await self.execute(
+            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_placeholders(10)}) "
+            "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+            tenant,
+            _ordered_id(),
+            topic,
+            dump_json(payload),
+            idempotency_key,
+            when,
+            when,
+            0,
+            None,
+            None,
+        )
+
+    async def pending_outbox(
+        self, tenant: str | None = None, limit: int = 100, due: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Undelivered messages, oldest first (only those available by ``due`` if given)."""
+        where = Sql("delivered_at IS NULL")
+        if tenant is not None:
+            where = where & Sql("tenant_id = {}", (tenant,))
+        if due is not None:
+            where = where & Sql("available_at <= {}", (self._time(due),))
+        rows = await self.fetch(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {where.text} "
+            "ORDER BY available_at, id LIMIT {}",
+            *where.args,
+            limit,
+        )
+        for row in rows:
+            row["payload"] = load_json(row["payload"])
+            for col in ("created_at", "available_at", "delivered_at"):
+                row[col] = as_datetime(row[col])
+        return rows
+
+    async def mark_delivered(self, tenant: str, id: str, now: datetime) -> None:
+        await self.execute(
+            "UPDATE outbox SET delivered_at = {}, attempts = attempts + 1, last_error = NULL "
+            "WHERE tenant_id = {} AND id = {}",
+            self._time(now),
+            tenant,
+            id,
+        )
+
+    async def mark_failed(self, tenant: str, id: str, error: str, retry_at: datetime) -> None:
+        """Record a failed delivery; the message becomes available again at ``retry_at``."""
+        await self.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = {}, available_at = {} "
+            "WHERE tenant_id = {} AND id = {}",
+            error[:2000],
+            self._time(retry_at),
+            tenant,
+            id,
+        )
+
+    # -- users & tokens -----------------------------------------------------
+
+    @staticmethod
+    def _user_row(row: dict[str, Any]) -> dict[str, Any]:
+        row["roles"] = list(load_json(row["roles"]) or ())
+        row["created_at"] = as_datetime(row["created_at"])
+        row["active"] = bool(row["active"])
+        return row
+
+    async def add_user(
+        self,
+        tenant: str,
+        email: str,
+        name: str,
+        password_hash: str,
+        roles: Sequence[str],
+        locale: str | None,
+    ) -> str:
+        """A new user's id; :class:`UniqueViolation` if the tenant has the email."""
+        email = email.strip().lower()
+        rows = await self.fetch(
+            f"INSERT INTO app_user ({_USER_COLUMNS}) VALUES ({_placeholders(9)}) "
+            "ON CONFLICT (tenant_id, email) DO NOTHING RETURNING id",
+            tenant,
+            _new_id(),
+            email,
+            name,
+            password_hash,
+            dump_json(list(roles)),
+            locale,
+            self._time(utcnow()),
+            True,
+        )
+        if not rows:
+            raise UniqueViolation("app_user", "email", email)
+        return str(rows[0]["id"])
+
+    async def get_user(self, tenant: str, email: str) -> dict[str, Any] | None:
+        rows = await self.fetch(
+            f"SELECT {_USER_COLUMNS} FROM app_user WHERE tenant_id = {{}} AND email = {{}}",
+            tenant,
+            email.strip().lower(),
+        )
+        return self._user_row(rows[0]) if rows else None
+
+    async def get_user_by_id(self, tenant: str, user_id: str) -> dict[str, Any] | None:
+        rows = await self.fetch(
+            f"SELECT {_USER_COLUMNS} FROM app_user WHERE tenant_id = {{}} AND id = {{}}",
+            tenant,
+            user_id,
+        )
+        return self._user_row(rows[0]) if rows else None
+
+    async def store_token(
+        self,
+        token_hash: str,
+        tenant: str,
+        user_id: str,
+        expires_at: datetime | None = None,
+        label: str = "",
+    ) -> None:
+        await self.execute(
+            "INSERT INTO api_token (token_hash, tenant_id, user_id, created_at, expires_at, label) "
+            "VALUES ({}, {}, {}, {}, {}, {})",
+            token_hash,
+            tenant,
+            user_id,
+            self._time(utcnow()),
+            self._time(expires_at),
+            label,
+        )
+
+    async def token_principal(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
+        """Who a token stands for, if it is neither revoked nor expired and the user is active."""
+        rows = await self.fetch(
+            "SELECT u.tenant_id, u.id AS user_id, u.email, u.name, u.roles, u.locale "
+            "FROM api_token t JOIN app_user u ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
+            "WHERE t.token_hash = {} AND t.revoked_at IS NULL "
+            "AND (t.expires_at IS NULL OR t.expires_at > {}) AND u.active",
+            token_hash,
+            self._time(now),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row["roles"] = list(load_json(row["roles"]) or ())
+        return row
+
+    async def revoke_token(self, token_hash: str, now: datetime) -> bool:
+        rows = await self.fetch(
+            "UPDATE api_token SET revoked_at = {} WHERE token_hash = {} AND revoked_at IS NULL "
+            "RETURNING token_hash",
+            self._time(now),
+            token_hash,
+        )
+        return bool(rows)

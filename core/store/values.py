@@ -1,0 +1,75 @@
+"""Python values to and from what each engine binds and returns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from core.store.url import Dialect
+
+__all__ = ["as_datetime", "bind_number", "bind_time", "dump_json", "load_json", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def bind_time(dialect: Dialect, value: datetime) -> Any:
+    """A tz-aware datetime as the engine stores it (UTC; ISO-8601 text on SQLite)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; pass a tz-aware datetime")
+    value = value.astimezone(UTC)
+    if dialect == "postgresql":
+        return value
+    # Fixed width, so text order is time order (keyset paging relies on it).
+    return value.isoformat(timespec="microseconds")
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A stored time back as an aware UTC datetime, on both engines."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a time value: {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def bind_number(dialect: Dialect, value: int | float | Decimal) -> Any:
+    """A number as the engine compares it: exact on PostgreSQL, native on SQLite."""
+    if dialect == "postgresql":
+        if isinstance(value, Decimal):
+            return value
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if isinstance(value, Decimal):
+        # SQLite compares NUMERIC as INTEGER or REAL; keep integers exact.
+        return (
+            int(value)
+            if value == value.to_integral_value() and abs(value) < 2**63
+            else float(value)
+        )
+    return value
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def dump_json(value: Any) -> str:
+    return orjson.dumps(value, default=_default).decode()
+
+
+def load_json(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value

@@ -1,0 +1,92 @@
+"""Shared fixtures: ``db`` is a migrated, empty Database on SQLite and on PostgreSQL.
+
+PostgreSQL tests use one database created for the session (dropped at the
+end) and emptied before each test. Set ``TESSERA_TEST_POSTGRES_URL`` to use
+another server; if none is reachable the PostgreSQL cases are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from core.store import Database, open_database
+
+POSTGRES_SERVER = os.environ.get(
+    "TESSERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+_TABLES = (
+    "tenant",
+    "tenant_config",
+    "record",
+    "unique_value",
+    "audit",
+    "outbox",
+    "app_user",
+    "api_token",
+)
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run set-up code on its own loop; the requesting test's loop may be running."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+def _with_database(server_url: str, name: str) -> str:
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_SERVER, timeout=3)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _create_and_migrate(url: str, name: str) -> None:
+    await _admin(f'CREATE DATABASE "{name}"')
+    db = await open_database(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test session."""
+    name = f"tessera_test_{uuid.uuid4().hex[:12]}"
+    url = _with_database(POSTGRES_SERVER, name)
+    try:
+        _run(_create_and_migrate(url, name))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        host = POSTGRES_SERVER.rpartition("@")[2].split("/")[0]
+        pytest.skip(f"PostgreSQL not reachable at {host}: {exc}")
+    yield url
+    _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated database with no rows, on each engine."""
+    if request.param == "sqlite":
+        database = await open_database(f"sqlite:///{tmp_path / 'tessera.db'}")
+        await database.migrate()
+    else:
+        database = await open_database(request.getfixturevalue("postgres_url"))
+        await database.execute(f"TRUNCATE {', '.join(_TABLES)}")
+    try:
+        yield database
+    finally:
+        await database.close()
