@@ -1,0 +1,330 @@
+"""The ``meta`` query: the tenant's model as the screens read it (strawberry types).
+
+Label fields take an optional ``locale``; without it the caller's locale is
+used, falling back to the tenant's default locale and then English.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from core.metadata import (
+    EntityDef,
+    FieldDef,
+    FormDef,
+    FormField,
+    FormSection,
+    Labels,
+    Option,
+    TenantModel,
+)
+
+__all__ = ["Meta", "meta_for"]
+
+
+@strawberry.type(description="A label in one locale.")
+class LabelText:
+    locale: str
+    text: str
+
+
+def _texts(labels: Labels) -> list[LabelText]:
+    return [LabelText(locale=k, text=v) for k, v in labels.items()]
+
+
+@strawberry.type(name="MetaOption")
+class MetaOption:
+    option: strawberry.Private[Option]
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+
+    @strawberry.field
+    def value(self) -> str:
+        return self.option.value
+
+    @strawberry.field
+    def label(self, locale: str | None = None) -> str:
+        return self.model.label(self.option.label, locale or self.locale)
+
+    @strawberry.field
+    def labels(self) -> list[LabelText]:
+        return _texts(self.option.label)
+
+
+@strawberry.type(name="MetaField")
+class MetaField:
+    field: strawberry.Private[FieldDef]
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+
+    @strawberry.field
+    def key(self) -> str:
+        return self.field.key
+
+    @strawberry.field
+    def graphql_name(self) -> str:
+        return self.field.graphql_name
+
+    @strawberry.field(description="The field type as configured (may be a plugin type).")
+    def type(self) -> str:
+        return self.field.type
+
+    @strawberry.field(description="The built-in type that values have.")
+    def value_type(self) -> str:
+        return self.field.value_type
+
+    @strawberry.field
+    def label(self, locale: str | None = None) -> str:
+        return self.model.label(self.field.label, locale or self.locale)
+
+    @strawberry.field
+    def labels(self) -> list[LabelText]:
+        return _texts(self.field.label)
+
+    @strawberry.field
+    def required(self) -> bool:
+        return self.field.required
+
+    @strawberry.field
+    def unique(self) -> bool:
+        return self.field.unique
+
+    @strawberry.field
+    def indexed(self) -> bool:
+        return self.field.indexed
+
+    @strawberry.field
+    def read_only(self) -> bool:
+        return self.field.read_only
+
+    @strawberry.field
+    def min(self) -> Decimal | None:
+        return self.field.min
+
+    @strawberry.field
+    def max(self) -> Decimal | None:
+        return self.field.max
+
+    @strawberry.field
+    def min_length(self) -> int | None:
+        return self.field.min_length
+
+    @strawberry.field
+    def max_length(self) -> int | None:
+        return self.field.max_length
+
+    @strawberry.field
+    def pattern(self) -> str | None:
+        return self.field.pattern
+
+    @strawberry.field(description="The target entity key of a relation.")
+    def target(self) -> str | None:
+        return self.field.target
+
+    @strawberry.field
+    def options(self) -> list[MetaOption]:
+        return [
+            MetaOption(option=o, model=self.model, locale=self.locale) for o in self.field.options
+        ]
+
+
+@strawberry.type(name="MetaEntity")
+class MetaEntity:
+    entity: strawberry.Private[EntityDef]
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+
+    @strawberry.field
+    def key(self) -> str:
+        return self.entity.key
+
+    @strawberry.field
+    def type_name(self) -> str:
+        return self.entity.type_name
+
+    @strawberry.field
+    def query_name(self) -> str:
+        return self.entity.query_name
+
+    @strawberry.field
+    def list_query_name(self) -> str:
+        return self.entity.list_query_name
+
+    @strawberry.field
+    def label(self, locale: str | None = None) -> str:
+        return self.model.label(self.entity.label, locale or self.locale)
+
+    @strawberry.field
+    def labels(self) -> list[LabelText]:
+        return _texts(self.entity.label)
+
+    @strawberry.field
+    def plural_label(self, locale: str | None = None) -> str:
+        return self.model.label(self.entity.plural_label, locale or self.locale)
+
+    @strawberry.field
+    def title_field(self) -> str | None:
+        return self.entity.title_field
+
+    @strawberry.field
+    def fields(self) -> list[MetaField]:
+        return [
+            MetaField(field=f, model=self.model, locale=self.locale)
+            for f in self.entity.fields.values()
+        ]
+
+
+@strawberry.type(name="MetaFormField")
+class MetaFormField:
+    item: strawberry.Private[FormField]
+
+    @strawberry.field
+    def field(self) -> str:
+        return self.item.field
+
+    @strawberry.field
+    def widget(self) -> str | None:
+        return self.item.widget
+
+    @strawberry.field
+    def width(self) -> int | None:
+        return self.item.width
+
+    @strawberry.field(description="A CEL expression; the field shows only while it is true.")
+    def visible_when(self) -> str | None:
+        return self.item.visible_when
+
+    @strawberry.field(description="A CEL expression; the field is required while it is true.")
+    def required_when(self) -> str | None:
+        return self.item.required_when
+
+
+@strawberry.type(name="MetaFormSection")
+class MetaFormSection:
+    section: strawberry.Private[FormSection]
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+
+    @strawberry.field
+    def key(self) -> str:
+        return self.section.key
+
+    @strawberry.field
+    def label(self, locale: str | None = None) -> str:
+        return self.model.label(self.section.label, locale or self.locale)
+
+    @strawberry.field
+    def columns(self) -> int:
+        return self.section.columns
+
+    @strawberry.field
+    def fields(self) -> list[MetaFormField]:
+        return [MetaFormField(item=i) for i in self.section.fields]
+
+
+@strawberry.type(name="MetaForm")
+class MetaForm:
+    form: strawberry.Private[FormDef]
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+
+    @strawberry.field
+    def entity(self) -> str:
+        return self.form.entity
+
+    @strawberry.field
+    def sections(self) -> list[MetaFormSection]:
+        return [
+            MetaFormSection(section=s, model=self.model, locale=self.locale)
+            for s in self.form.sections
+        ]
+
+    @strawberry.field
+    def list_columns(self) -> list[str]:
+        return list(self.form.list_columns)
+
+
+@strawberry.type(name="MetaWorkflow", description="A workflow on an entity's status field.")
+class MetaWorkflow:
+    key: str
+    entity: str
+    field: str
+
+
+@strawberry.type(name="MetaTenant")
+class MetaTenant:
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+
+    @strawberry.field
+    def key(self) -> str:
+        return self.model.tenant
+
+    @strawberry.field
+    def name(self, locale: str | None = None) -> str:
+        return self.model.label(self.model.name, locale or self.locale) or self.model.tenant
+
+    @strawberry.field
+    def locales(self) -> list[str]:
+        return list(self.model.locales)
+
+    @strawberry.field
+    def default_locale(self) -> str:
+        return self.model.default_locale
+
+    @strawberry.field
+    def currency(self) -> str:
+        return self.model.currency
+
+    @strawberry.field
+    def timezone(self) -> str:
+        return self.model.timezone
+
+
+@strawberry.type(name="MetaUser", description="The caller.")
+class MetaUser:
+    id: strawberry.ID
+    email: str
+    name: str
+    roles: list[str]
+    locale: str
+
+
+@strawberry.type(name="Meta", description="The tenant's model: entities, fields, forms.")
+class Meta:
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+    caller: strawberry.Private[MetaUser]
+
+    @strawberry.field
+    def tenant(self) -> MetaTenant:
+        return MetaTenant(model=self.model, locale=self.locale)
+
+    @strawberry.field
+    def entities(self) -> list[MetaEntity]:
+        return [
+            MetaEntity(entity=e, model=self.model, locale=self.locale)
+            for e in self.model.entities.values()
+        ]
+
+    @strawberry.field
+    def forms(self) -> list[MetaForm]:
+        return [
+            MetaForm(form=f, model=self.model, locale=self.locale)
+            for f in self.model.forms.values()
+        ]
+
+    @strawberry.field
+    def workflows(self) -> list[MetaWorkflow]:
+        return []
+
+    @strawberry.field
+    def me(self) -> MetaUser:
+        return self.caller
+
+
+def meta_for(model: TenantModel, locale: str, user: MetaUser) -> Meta:
+    """The ``meta`` root value for one caller."""
+    return Meta(model=model, locale=locale, caller=user)

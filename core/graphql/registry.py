@@ -1,0 +1,85 @@
+"""One schema per tenant model, cached by ``version_key`` (D2, D7).
+
+Identical models share one :class:`TenantSchema`. The static part is built
+once per registry; a tenant build only makes the tenant's own types.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from core.graphql.builder import build_tenant_schema
+from core.graphql.limits import Limits
+from core.graphql.schema import TenantSchema
+from core.graphql.static import build_static_schema
+from core.hookspecs import GraphQLContribution
+from core.metadata import TenantModel
+from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType
+
+__all__ = ["GraphQLContributions", "SchemaRegistry"]
+
+_MAX_SCHEMAS = 256
+
+
+class GraphQLContributions(Protocol):
+    """Where plugin root fields come from (core.plugins.PluginHost)."""
+
+    def graphql_actions(self, model: TenantModel) -> list[GraphQLContribution]: ...
+
+    def graphql_reports(self, model: TenantModel) -> list[GraphQLContribution]: ...
+
+
+class SchemaRegistry:
+    """Builds and caches tenant schemas; one per process (it owns the static schema)."""
+
+    def __init__(
+        self,
+        plugin_contributions_for_graphql: GraphQLContributions | None = None,
+        limits: Limits = Limits(),  # noqa: B008 - frozen, immutable default
+        max_schemas: int = _MAX_SCHEMAS,
+    ) -> None:
+        self.plugins = plugin_contributions_for_graphql
+        self.limits = limits
+        self.max_schemas = max_schemas
+        self.static = build_static_schema()
+        type_map = self.static._schema.type_map
+        self._query: GraphQLObjectType = type_map["Query"]  # type: ignore[assignment]
+        self._shared: Mapping[str, GraphQLNamedType] = {
+            name: t for name, t in type_map.items() if not name.startswith("__") and name != "Query"
+        }
+        self._schemas: OrderedDict[str, TenantSchema] = OrderedDict()
+
+    def _convert(self, field: Any) -> GraphQLField:
+        # Plugin fields are strawberry fields: strawberry's converter keeps their
+        # argument conversion, Info and error handling.
+        return self.static.schema_converter.from_field(field)
+
+    def get(self, model: TenantModel) -> TenantSchema:
+        """The schema of ``model``, built on first use (least recently used are dropped)."""
+        schema = self._schemas.get(model.version_key)
+        if schema is not None:
+            self._schemas.move_to_end(model.version_key)
+            return schema
+        schema = self._build(model)
+        self._schemas[model.version_key] = schema
+        if len(self._schemas) > self.max_schemas:
+            self._schemas.popitem(last=False)
+        return schema
+
+    def _build(self, model: TenantModel) -> TenantSchema:
+        reports = self.plugins.graphql_reports(model) if self.plugins else []
+        actions = self.plugins.graphql_actions(model) if self.plugins else []
+        # A build allocates many small objects; collecting midway only costs time.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            graphql_schema = build_tenant_schema(
+                model, self._shared, self._query, self.limits, self._convert, reports, actions
+            )
+            return TenantSchema(self.static, graphql_schema, model.version_key, self.limits)
+        finally:
+            if was_enabled:
+                gc.enable()
