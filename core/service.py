@@ -1,0 +1,480 @@
+"""The one read/write path every caller uses (D3).
+
+authorize -> validate -> pre_validate hooks -> BEGIN -> pre_operation hooks
+-> persist (version check) -> post_operation hooks -> audit + outbox -> COMMIT.
+
+Any exception inside the transaction rolls everything back: no record, no
+audit entry, no outbox row survives a failed write.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from core import authz
+from core.context import CallContext, Operation, Record
+from core.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PluginError,
+    Problem,
+    TesseraError,
+    ValidationFailed,
+)
+from core.metadata import SYSTEM_FIELDS, EntityDef, FieldDef
+from core.query import And, Condition, Filter, Or, OrderBy, Page
+from core.store import Database, UniqueViolation
+from core.values import coerce, condition_value, from_storage, slot_value, to_storage, unique_key
+
+__all__ = ["RecordService", "StageHooks"]
+
+log = logging.getLogger(__name__)
+
+_UPDATE_RETRIES = 5
+_Rows = list[dict[str, Any]]
+_TOPICS = {
+    "create": "record.created",
+    "update": "record.updated",
+    "delete": "record.deleted",
+    "transition": "record.transitioned",
+}
+
+
+class StageHooks(Protocol):
+    """The part of the plugin host the service calls."""
+
+    async def pre_validate(self, ctx: CallContext, operation: Operation) -> None: ...
+    async def pre_operation(self, ctx: CallContext, operation: Operation) -> None: ...
+    async def post_operation(
+        self, ctx: CallContext, operation: Operation, record: Record
+    ) -> None: ...
+
+
+class RecordService:
+    """Create, read, update, delete and list records of any entity."""
+
+    def __init__(self, db: Database, hooks: StageHooks) -> None:
+        self.db = db
+        self.hooks = hooks
+
+    # -- helpers -----------------------------------------------------------
+
+    @staticmethod
+    def _entity(ctx: CallContext, entity: str) -> EntityDef:
+        try:
+            return ctx.model.entities[entity]
+        except KeyError:
+            raise NotFound(f"entity '{entity}' does not exist for this tenant") from None
+
+    @staticmethod
+    def _record(entity: EntityDef, row: Mapping[str, Any]) -> Record:
+        stored = row["data"]
+        data = {
+            key: from_storage(f, stored[key])
+            for key, f in entity.fields.items()
+            if stored.get(key) is not None
+        }
+        return Record(
+            id=row["id"],
+            entity=entity.key,
+            version=row["version"],
+            data=data,
+            created_at=row["created_at"],
+            created_by=row["created_by"],
+            updated_at=row["updated_at"],
+            updated_by=row["updated_by"],
+        )
+
+    def _check_values(
+        self,
+        ctx: CallContext,
+        entity: EntityDef,
+        values: Mapping[str, Any],
+        *,
+        creating: bool = False,
+        trusted: bool = False,
+    ) -> dict[str, Any]:
+        """Coerce every input value; raise once with every problem found.
+
+        ``trusted`` values come from plugin hooks, which may set read-only
+        fields (a computed amount, say); callers may not.
+        """
+        problems: list[Problem] = []
+        out: dict[str, Any] = {}
+        for key, raw in values.items():
+            f = entity.fields.get(key)
+            if f is None:
+                problems.append(
+                    Problem("UNKNOWN_FIELD", f"'{entity.key}' has no field '{key}'", key)
+                )
+                continue
+            if f.read_only and not trusted:
+                problems.append(
+                    Problem("READ_ONLY", "this field cannot be written", f.graphql_name)
+                )
+                continue
+            value, problem = coerce(f, raw, ctx.model)
+            if problem is not None:
+                problems.append(problem)
+            else:
+                out[key] = value
+        if creating:
+            for key, f in entity.fields.items():
+                if key not in values and f.default is not None and not f.read_only:
+                    value, problem = coerce(f, f.default, ctx.model)
+                    if problem is None:
+                        out[key] = value
+        if problems:
+            raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
+        return out
+
+    @staticmethod
+    def _required(entity: EntityDef, data: Mapping[str, Any]) -> list[Problem]:
+        return [
+            Problem("REQUIRED", "this field is required", f.graphql_name)
+            for key, f in entity.fields.items()
+            if f.required and not f.read_only and data.get(key) is None
+        ]
+
+    async def _check_references(
+        self, ctx: CallContext, entity: EntityDef, values: Mapping[str, Any]
+    ) -> list[Problem]:
+        """Relations and users must point into the caller's own tenant."""
+        problems: list[Problem] = []
+        for key, value in values.items():
+            f = entity.fields[key]
+            if value is None:
+                continue
+            t = f.value_type
+            if t in ("relation", "relation_list") and f.target:
+                ids = [value] if t == "relation" else list(value)
+                found = await self.db.existing_ids(ctx.tenant, f.target, ids)
+                missing = [i for i in ids if i not in found]
+                if missing:
+                    problems.append(
+                        Problem(
+                            "RELATION_NOT_FOUND",
+                            f"no {f.target} with id '{missing[0]}'",
+                            f.graphql_name,
+                        )
+                    )
+            elif t == "user" and await self.db.get_user_by_id(ctx.tenant, value) is None:
+                problems.append(
+                    Problem("USER_NOT_FOUND", f"no user with id '{value}'", f.graphql_name)
+                )
+        return problems
+
+    @staticmethod
+    def _storage(entity: EntityDef, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            key: to_storage(entity.fields[key], value)
+            for key, value in data.items()
+            if value is not None and key in entity.fields
+        }
+
+    @staticmethod
+    def _slots(entity: EntityDef, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            f.slot: slot_value(f, data.get(key))
+            for key, f in entity.fields.items()
+            if f.slot is not None
+        }
+
+    async def _run_hook(self, stage: str, call: Any) -> None:
+        try:
+            await call
+        except TesseraError:
+            raise
+        except Exception as exc:
+            log.exception("plugin hook %s failed", stage)
+            raise PluginError(
+                f"a plugin refused the operation in {stage}: {exc}",
+                [Problem("PLUGIN_ERROR", str(exc) or type(exc).__name__, "")],
+            ) from exc
+
+    async def _claim_uniques(
+        self,
+        ctx: CallContext,
+        entity: EntityDef,
+        record_id: str,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+    ) -> None:
+        problems: list[Problem] = []
+        for key, f in entity.fields.items():
+            if not f.unique:
+                continue
+            before, after = old.get(key), new.get(key)
+            if before == after:
+                continue
+            if before is not None:
+                await self.db.release_unique(
+                    ctx.tenant, entity.key, key, unique_key(f, before), record_id
+                )
+            if after is not None:
+                try:
+                    await self.db.claim_unique(
+                        ctx.tenant, entity.key, key, unique_key(f, after), record_id
+                    )
+                except UniqueViolation:
+                    problems.append(
+                        Problem("UNIQUE", "another record already has this value", f.graphql_name)
+                    )
+        if problems:
+            raise ValidationFailed("a unique value is already taken", problems)
+
+    @staticmethod
+    def _diff(
+        entity: EntityDef, old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> dict[str, list[Any]]:
+        diff: dict[str, list[Any]] = {}
+        for key in dict.fromkeys([*old, *new]):
+            before, after = old.get(key), new.get(key)
+            if before != after:
+                diff[key] = [before, after]
+        return diff
+
+    async def _write(
+        self,
+        ctx: CallContext,
+        entity: EntityDef,
+        op: Operation,
+        previous_data: Mapping[str, Any],
+    ) -> Record:
+        """Validate, then persist inside one transaction (create or update)."""
+        await self._run_hook("pre_validate", self.hooks.pre_validate(ctx, op))
+        now = ctx.clock()
+        actor = ctx.principal.user_id
+        async with self.db.transaction():
+            await self._run_hook("pre_operation", self.hooks.pre_operation(ctx, op))
+            # Hooks may have set values: check them like user input.
+            op.values = self._check_values(ctx, entity, op.values, trusted=True)
+            data = {**previous_data, **op.values}
+            data = {k: v for k, v in data.items() if v is not None}
+            problems = self._required(entity, data)
+            problems += await self._check_references(ctx, entity, op.values)
+            if problems:
+                raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
+            await self._claim_uniques(ctx, entity, op.record_id, previous_data, data)
+            stored = self._storage(entity, data)
+            slots = self._slots(entity, data)
+            if op.previous is None:
+                await self.db.insert_record(
+                    ctx.tenant, entity.key, op.record_id, stored, slots, actor, now
+                )
+                version = 1
+            else:
+                new_version = await self.db.update_record(
+                    ctx.tenant,
+                    entity.key,
+                    op.record_id,
+                    op.previous.version,
+                    stored,
+                    slots,
+                    actor,
+                    now,
+                )
+                if new_version is None:
+                    raise Conflict(
+                        f"{entity.key} '{op.record_id}' was changed by someone else",
+                        [Problem("CONFLICT", "the record has a newer version", "")],
+                    )
+                version = new_version
+            old_stored = self._storage(entity, previous_data)
+            op.changes = self._diff(entity, old_stored, stored)
+            record = Record(
+                id=op.record_id,
+                entity=entity.key,
+                version=version,
+                data=data,
+                created_at=op.previous.created_at if op.previous else now,
+                created_by=op.previous.created_by if op.previous else actor,
+                updated_at=now,
+                updated_by=actor,
+            )
+            await self._run_hook("post_operation", self.hooks.post_operation(ctx, op, record))
+            await self._finish(ctx, entity, op, record, now)
+        return record
+
+    async def _finish(
+        self, ctx: CallContext, entity: EntityDef, op: Operation, record: Record, now: Any
+    ) -> None:
+        actor = ctx.principal.user_id
+        await self.db.append_audit(
+            ctx.tenant, entity.key, record.id, op.action, actor, now, op.changes
+        )
+        await self.db.enqueue(
+            ctx.tenant,
+            _TOPICS[op.action],
+            {
+                "entity": entity.key,
+                "id": record.id,
+                "version": record.version,
+                "action": op.action,
+                "actor": actor,
+                "changes": op.changes,
+            },
+            f"{record.id}:{record.version}:{op.action}",
+            now,
+        )
+
+    # -- reads -------------------------------------------------------------
+
+    async def get(self, ctx: CallContext, entity: str, id: str) -> Record:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "read")
+        row = await self.db.get_record(ctx.tenant, entity, id)
+        if row is None:
+            raise NotFound(f"no {entity} with id '{id}'", [Problem("NOT_FOUND", "not found", "id")])
+        return self._record(edef, row)
+
+    async def get_many(
+        self, ctx: CallContext, entity: str, ids: Sequence[str]
+    ) -> dict[str, Record]:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "read")
+        rows = await self.db.get_records(ctx.tenant, entity, list(dict.fromkeys(ids)))
+        return {rid: self._record(edef, row) for rid, row in rows.items()}
+
+    def _storage_filter(self, ctx: CallContext, entity: EntityDef, flt: Filter) -> Filter:
+        if isinstance(flt, And):
+            return And(tuple(self._storage_filter(ctx, entity, i) for i in flt.items))
+        if isinstance(flt, Or):
+            return Or(tuple(self._storage_filter(ctx, entity, i) for i in flt.items))
+        f: FieldDef | None = entity.fields.get(flt.field)
+        if f is None and flt.field not in SYSTEM_FIELDS:
+            raise BadRequest(
+                f"'{entity.key}' has no field '{flt.field}' to filter on",
+                [Problem("UNKNOWN_FIELD", "unknown field", flt.field)],
+            )
+        try:
+            value = condition_value(f, flt.op, flt.value, ctx.model)
+        except Exception as exc:
+            raise ValidationFailed(
+                "invalid filter value",
+                [
+                    Problem(
+                        "TYPE",
+                        str(exc) or "invalid filter value",
+                        f.graphql_name if f else flt.field,
+                    )
+                ],
+            ) from None
+        return Condition(flt.field, flt.op, value)
+
+    async def list(
+        self,
+        ctx: CallContext,
+        entity: str,
+        filter: Filter | None,
+        order: Sequence[OrderBy],
+        first: int,
+        after: str | None,
+    ) -> tuple[list[Record], Page]:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "read")
+        stored_filter = self._storage_filter(ctx, edef, filter) if filter is not None else None
+        page = await self.db.query_records(ctx.tenant, edef, stored_filter, order, first, after)
+        return [self._record(edef, row) for row in page.rows], page
+
+    async def count(self, ctx: CallContext, entity: str, filter: Filter | None) -> int:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "read")
+        stored_filter = self._storage_filter(ctx, edef, filter) if filter is not None else None
+        return await self.db.count_records(ctx.tenant, edef, stored_filter)
+
+    async def audit(self, ctx: CallContext, entity: str, id: str) -> _Rows:
+        await self.get(ctx, entity, id)
+        return await self.db.audit_for(ctx.tenant, id)
+
+    async def user_names(self, ctx: CallContext, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for uid in dict.fromkeys(ids):
+            user = await self.db.get_user_by_id(ctx.tenant, uid)
+            if user is not None:
+                out[uid] = {"id": uid, "email": user["email"], "name": user.get("name") or ""}
+        return out
+
+    # -- writes ------------------------------------------------------------
+
+    async def create(self, ctx: CallContext, entity: str, values: Mapping[str, Any]) -> Record:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "create")
+        checked = self._check_values(ctx, edef, values, creating=True)
+        problems = self._required(edef, checked)
+        if problems:
+            raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
+        op = Operation(entity=entity, action="create", record_id=uuid.uuid4().hex, values=checked)
+        return await self._write(ctx, edef, op, {})
+
+    async def update(
+        self,
+        ctx: CallContext,
+        entity: str,
+        id: str,
+        values: Mapping[str, Any],
+        expected_version: int | None,
+    ) -> Record:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "update")
+        checked = self._check_values(ctx, edef, values)
+        for _attempt in range(_UPDATE_RETRIES):
+            current = await self.get(ctx, entity, id)
+            if expected_version is not None and current.version != expected_version:
+                raise Conflict(
+                    f"{entity} '{id}' is at version {current.version}, not {expected_version}",
+                    [Problem("CONFLICT", "the record has a newer version", "expectedVersion")],
+                )
+            op = Operation(
+                entity=entity,
+                action="update",
+                record_id=id,
+                values=dict(checked),
+                previous=current,
+            )
+            try:
+                return await self._write(ctx, edef, op, current.data)
+            except Conflict:
+                # Without an expected version the caller asked for its fields to win:
+                # re-read and apply them on the newest version (no lost update).
+                if expected_version is not None:
+                    raise
+        raise Conflict(f"{entity} '{id}' is changing too often; try again")
+
+    async def delete(self, ctx: CallContext, entity: str, id: str) -> Record:
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "delete")
+        current = await self.get(ctx, entity, id)
+        op = Operation(entity=entity, action="delete", record_id=id, values={}, previous=current)
+        await self._run_hook("pre_validate", self.hooks.pre_validate(ctx, op))
+        now = ctx.clock()
+        async with self.db.transaction():
+            await self._run_hook("pre_operation", self.hooks.pre_operation(ctx, op))
+            version = await self.db.archive_record(
+                ctx.tenant, entity, id, current.version, ctx.principal.user_id, now
+            )
+            if version is None:
+                raise Conflict(f"{entity} '{id}' was changed by someone else")
+            for key, f in edef.fields.items():
+                if f.unique and current.data.get(key) is not None:
+                    await self.db.release_unique(
+                        ctx.tenant, entity, key, unique_key(f, current.data[key]), id
+                    )
+            op.changes = self._diff(edef, self._storage(edef, current.data), {})
+            record = Record(
+                id=id,
+                entity=entity,
+                version=version,
+                data=current.data,
+                created_at=current.created_at,
+                created_by=current.created_by,
+                updated_at=now,
+                updated_by=ctx.principal.user_id,
+            )
+            await self._run_hook("post_operation", self.hooks.post_operation(ctx, op, record))
+            await self._finish(ctx, edef, op, record, now)
+        return record

@@ -1,0 +1,82 @@
+"""A failing plugin hook leaves no trace; stage hooks see and shape the write."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from core.context import CallContext, Operation, Record
+from core.hookspecs import hookimpl
+from core.store import Database
+from tests.api_helpers import Api, acme_config, error_codes, make_runtime
+
+
+class Strict:
+    """A tenant plugin: titles are upper-cased; the title 'BOOM' fails after persisting."""
+
+    TESSERA_MANIFEST = {
+        "name": "strict",
+        "version": "1.0.0",
+        "core_version": ">=0.1",
+        "description": {"en": "test plugin"},
+    }
+
+    @hookimpl
+    def tessera_pre_operation(self, ctx: CallContext, operation: Operation) -> None:
+        title = operation.values.get("title")
+        if isinstance(title, str):
+            operation.values["title"] = title.upper()
+
+    @hookimpl
+    async def tessera_post_operation(
+        self, ctx: CallContext, operation: Operation, record: Record
+    ) -> None:
+        if record.data.get("title") == "BOOM":
+            raise RuntimeError("the ledger refused this widget")
+
+
+@pytest.fixture
+async def api(db: Database) -> AsyncIterator[Api]:
+    api = Api(await make_runtime(db, [Strict()]))
+    yield api
+    await api.close()
+
+
+async def _counts(db: Database, tenant: str) -> dict[str, int]:
+    out = {}
+    for table in ("record", "audit", "outbox", "unique_value"):
+        rows = await db.fetch(f"SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = {{}}", tenant)
+        out[table] = int(rows[0]["n"])
+    return out
+
+
+async def test_failing_post_operation_hook_leaves_no_trace(api: Api) -> None:
+    doc: dict[str, Any] = acme_config()
+    doc["plugins"] = ["strict"]
+    token = await api.tenant(doc)
+    before = await _counts(api.runtime.db, "acme")
+    body = await api.gql(
+        "acme",
+        token,
+        'mutation { createWidget(input: {title: "boom", serial: "SN-0001"}) { id } }',
+    )
+    assert error_codes(body) == ["PLUGIN_ERROR"]
+    assert "ledger refused" in body["errors"][0]["message"]
+    assert await _counts(api.runtime.db, "acme") == before
+    # The unique value was not left claimed either: the same serial is free.
+    ok = await api.gql(
+        "acme",
+        token,
+        'mutation { createWidget(input: {title: "fine", serial: "SN-0001"}) { title } }',
+    )
+    assert ok["data"]["createWidget"]["title"] == "FINE"
+
+
+async def test_hooks_of_a_plugin_the_tenant_does_not_enable_never_run(api: Api) -> None:
+    token = await api.tenant(acme_config())  # plugins: []
+    body = await api.gql(
+        "acme", token, 'mutation { createWidget(input: {title: "boom"}) { title } }'
+    )
+    assert body["data"]["createWidget"]["title"] == "boom"
