@@ -1,0 +1,353 @@
+"""The ``crm`` command line.
+
+Exit codes: 0 on success, 1 on a user error (printed as located messages,
+never a traceback), 2 on a usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.config import load_config_file
+from core.errors import Problem, TesseraError
+from core.runtime import Runtime
+
+__all__ = ["main"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        print(f"  {p.located()}", file=sys.stderr)
+
+
+async def _with_runtime(fn: Callable[[Runtime], Awaitable[int]], migrate: bool = True) -> int:
+    runtime = await Runtime.open(migrate=migrate)
+    try:
+        for failure in runtime.plugins.failures:
+            print(f"warning: plugin '{failure.name}' was skipped: {failure.error}", file=sys.stderr)
+        return await fn(runtime)
+    finally:
+        await runtime.close()
+
+
+# -- tenant ------------------------------------------------------------------
+
+
+def _load(path: str) -> dict[str, Any]:
+    doc, problems = load_config_file(path)
+    if doc is None or problems:
+        raise UserError(f"{path}: cannot be read as a tenant config", problems)
+    return doc
+
+
+def cmd_tenant_validate(args: argparse.Namespace) -> int:
+    from core.plugins import PluginHost
+
+    host = PluginHost.from_entry_points()
+    failed = 0
+    for path in args.files:
+        doc, problems = load_config_file(path)
+        if doc is not None and not problems:
+            from core.config import validate_config
+
+            _, problems = validate_config(doc, host.contributions(), file=path)
+        if problems:
+            failed += 1
+            print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+            _print_problems(problems)
+        else:
+            print(f"{path}: valid")
+    return 1 if failed else 0
+
+
+def cmd_tenant_apply(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        for path in args.files:
+            result = await rt.apply_config(_load(path), actor="cli", file=path)
+            if result.changed:
+                extra = "".join(
+                    f", reindexed {n} {e} record(s)" for e, n in result.reindexed.items()
+                )
+                print(f"{result.tenant}: applied as version {result.version}{extra}")
+            else:
+                print(f"{result.tenant}: unchanged (version {result.version})")
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+def cmd_tenant_list(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        tenants = await rt.db.list_tenants()
+        if not tenants:
+            print("no tenants yet: crm tenant apply tenant_configs/<tenant>.json")
+        for t in tenants:
+            print(f"{t['tenant_id']}\tversion {t['config_version']}\t{t['name']}")
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+# -- users and tokens ----------------------------------------------------------
+
+
+async def _add_user(
+    rt: Runtime, tenant: str, email: str, roles: Sequence[str], password: str, name: str = ""
+) -> str:
+    from core.security import hash_password
+
+    model = await rt.model(tenant)
+    unknown = [r for r in roles if model.roles and r not in model.roles and r != "admin"]
+    if unknown:
+        raise UserError(
+            f"role '{unknown[0]}' is not defined for {tenant} "
+            f"(roles: {', '.join(sorted(model.roles))})"
+        )
+    from core.store import UniqueViolation
+
+    try:
+        return await rt.db.add_user(
+            tenant,
+            email.strip().lower(),
+            name or email,
+            hash_password(password),
+            list(roles),
+            model.default_locale,
+        )
+    except UniqueViolation:
+        raise UserError(f"{tenant} already has a user {email}") from None
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = args.password
+    if password is None:
+        if not sys.stdin.isatty():
+            raise UserError("no --password given and no terminal to ask for one")
+        password = getpass.getpass(f"Password for {args.email}: ")
+        if password != getpass.getpass("Again: "):
+            raise UserError("the passwords differ")
+    if len(password) < 8:
+        raise UserError("a password needs at least 8 characters")
+
+    async def run(rt: Runtime) -> int:
+        user_id = await _add_user(rt, args.tenant, args.email, args.role, password, args.name or "")
+        print(f"added {args.email} to {args.tenant} (id {user_id})")
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from core.security import issue_token
+
+    async def run(rt: Runtime) -> int:
+        user = await rt.db.get_user(args.tenant, args.email.strip().lower())
+        if user is None:
+            raise UserError(f"{args.tenant} has no user {args.email} (crm user add ...)")
+        print(await issue_token(rt.db, args.tenant, user["id"], label=args.label or ""))
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from core.context import utcnow
+    from core.security import token_hash
+
+    async def run(rt: Runtime) -> int:
+        if not await rt.db.revoke_token(token_hash(args.token), utcnow()):
+            raise UserError("no such active token")
+        print("revoked")
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+# -- schema, plugins -------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    async def run(rt: Runtime) -> int:
+        model = await rt.model(args.tenant)
+        print(rt.schemas.get(model).sdl())
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+def cmd_plugin_list(args: argparse.Namespace) -> int:
+    from core.plugins import PluginHost
+
+    host = PluginHost.from_entry_points()
+    for name in host.names:
+        manifest = host.manifests.get(name, {})
+        print(f"{name}\t{manifest.get('version', '?')}\t{', '.join(manifest.get('entities', []))}")
+    for failure in host.failures:
+        print(f"{failure.name}\tFAILED\t{failure.error}")
+    return 0
+
+
+# -- serve and demo -----------------------------------------------------------------
+
+
+def _serve(rt: Runtime, host: str, port: int) -> None:
+    import uvicorn
+
+    from core.http import create_app
+
+    config = uvicorn.Config(create_app(rt), host=host, port=port, log_level="info", lifespan="on")
+    server = uvicorn.Server(config)
+    asyncio.get_event_loop().run_until_complete(server.serve())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    rt = loop.run_until_complete(Runtime.open())
+    try:
+        _serve(rt, args.host, args.port)
+    finally:
+        loop.run_until_complete(rt.close())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from core.demo import load_demo
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    rt = loop.run_until_complete(Runtime.open())
+    try:
+        logins = loop.run_until_complete(
+            load_demo(rt, Path(args.configs) if args.configs else None)
+        )
+        base = f"http://{args.host}:{args.port}"
+        print("\nTessera demo is ready. Tenants, users and tokens:\n")
+        for login in logins:
+            print(f"  {login.tenant}  ({login.name})")
+            print(f"    user:     {login.email}  password: {login.password}")
+            print(f"    token:    {login.token}")
+            print(f"    GraphQL:  {base}/t/{login.tenant}/graphql")
+        if logins:
+            first = logins[0]
+            print(
+                "\nTry:\n  curl -s -X POST "
+                f"{base}/t/{first.tenant}/graphql -H 'Authorization: Bearer {first.token}' "
+                "-H 'Content-Type: application/json' "
+                '-d \'{"query": "{ accounts(first: 3) { totalCount edges { node { id name } } } }"}\'\n'
+            )
+        if not args.no_serve:
+            _serve(rt, args.host, args.port)
+    finally:
+        loop.run_until_complete(rt.close())
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crm",
+        description="Tessera CRM. Database: TESSERA_DATABASE_URL "
+        "(sqlite:///path.db or postgresql://...), default sqlite:///tessera.db",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="create demo tenants with sample data and serve them")
+    p.add_argument("--host", default=DEFAULT_HOST)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--configs", help="folder of tenant configs (default: tenant_configs/)")
+    p.add_argument("--no-serve", action="store_true", help="load the demo and exit")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--host", default=DEFAULT_HOST)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.set_defaults(func=cmd_serve)
+
+    tenant = sub.add_parser("tenant", help="tenant configurations").add_subparsers(
+        dest="tenant_command", required=True
+    )
+    p = tenant.add_parser("validate", help="check config files; every problem is located")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_tenant_validate)
+    p = tenant.add_parser("apply", help="apply config files (each atomically, as a new version)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_tenant_apply)
+    p = tenant.add_parser("list", help="list tenants")
+    p.set_defaults(func=cmd_tenant_list)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="add a user to a tenant")
+    p.add_argument("tenant")
+    p.add_argument("email")
+    p.add_argument("--role", action="append", required=True, help="may be repeated")
+    p.add_argument("--password", help="prompted when omitted")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_user_add)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    p = token.add_parser("create", help="print a new bearer token for a user")
+    p.add_argument("tenant")
+    p.add_argument("email")
+    p.add_argument("--label")
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("revoke", help="revoke a bearer token")
+    p.add_argument("token")
+    p.set_defaults(func=cmd_token_revoke)
+
+    p = sub.add_parser("schema", help="print a tenant's GraphQL SDL")
+    p.add_argument("tenant")
+    p.set_defaults(func=cmd_schema)
+
+    plugin = sub.add_parser("plugin", help="plugins").add_subparsers(
+        dest="plugin_command", required=True
+    )
+    p = plugin.add_parser("list", help="installed plugins")
+    p.set_defaults(func=cmd_plugin_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        _print_problems(err.problems)
+        return 1
+    except TesseraError as err:
+        print(f"error: {err.code}: {err.message}", file=sys.stderr)
+        _print_problems(err.problems)
+        return 1
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The HTTP app (litestar): GraphQL per tenant, GraphiQL, health.
+
+The tenant in the URL only selects which API is being addressed; who may use
+it comes from the bearer token alone. A token of tenant A on ``/t/B/...`` is
+refused before anything of B is read.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from typing import Any
+
+import orjson
+from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
+
+from core.context import Principal, utcnow
+from core.errors import BadRequest, Forbidden, LimitExceeded, TesseraError, Unauthenticated
+from core.graphql import GraphQLContext
+from core.plugins import enablement_guard
+from core.runtime import Runtime
+from core.security import principal_for_token, same_tenant
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+
+_STATUS = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "BAD_REQUEST": 400,
+    "LIMIT_EXCEEDED": 413,
+}
+
+
+def _error_response(err: TesseraError) -> Response[bytes]:
+    body = {
+        "errors": [
+            {
+                "message": err.message,
+                "extensions": {
+                    "code": err.code,
+                    "errors": [p.as_dict() for p in err.problems],
+                },
+            }
+        ]
+    }
+    return Response(
+        orjson.dumps(body),
+        status_code=_STATUS.get(err.code, 400),
+        media_type=MediaType.JSON,
+        headers={"WWW-Authenticate": "Bearer"} if err.code == "UNAUTHENTICATED" else None,
+    )
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send 'Authorization: Bearer <token>' (see 'crm token create')")
+    return token.strip()
+
+
+_GRAPHIQL = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Tessera GraphQL console · {tenant}</title>
+<style>body{font-family:system-ui,sans-serif;margin:1rem;max-width:70rem}
+textarea,input{width:100%;font-family:monospace;box-sizing:border-box}
+textarea{height:14rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
+<body><h1>GraphQL console · {tenant}</h1>
+<p>POST GraphQL to <code>/t/{tenant}/graphql</code> with
+<code>Authorization: Bearer &lt;token&gt;</code> (<code>crm token create {tenant} EMAIL</code>).</p>
+<label for="token">Bearer token</label><input id="token" autocomplete="off">
+<label for="query">Query</label>
+<textarea id="query">{ meta { tenant { key locales } entities { key listQueryName } } }</textarea>
+<label for="vars">Variables (JSON)</label><input id="vars" value="{}">
+<p><button id="run">Run</button></p><pre id="out" aria-live="polite"></pre>
+<script>
+document.getElementById("run").onclick = async () => {
+  const r = await fetch("/t/{tenant}/graphql", {method: "POST",
+    headers: {"Content-Type": "application/json",
+              "Authorization": "Bearer " + document.getElementById("token").value},
+    body: JSON.stringify({query: document.getElementById("query").value,
+                          variables: JSON.parse(document.getElementById("vars").value || "{}")})});
+  document.getElementById("out").textContent = JSON.stringify(await r.json(), null, 2);
+};
+</script></body></html>"""
+
+
+def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
+    """Build the ASGI app around a runtime that is already open."""
+    show_graphiql = (
+        graphiql
+        if graphiql is not None
+        else os.environ.get("TESSERA_GRAPHIQL", "1") not in ("0", "false", "no")
+    )
+
+    @get("/healthz", media_type=MediaType.JSON)
+    async def healthz() -> dict[str, Any]:
+        await runtime.db.fetch("SELECT 1 AS ok")
+        return {"status": "ok", "database": runtime.db.dialect}
+
+    async def authenticate(
+        connection: ASGIConnection[Any, Any, Any, Any], tenant: str
+    ) -> Principal:
+        """The principal of the request's bearer token, which must belong to ``tenant``."""
+        principal = await principal_for_token(runtime.db, _bearer(connection), utcnow())
+        if not same_tenant(principal, tenant):
+            raise Forbidden("this token belongs to another tenant")
+        return principal
+
+    async def auth_guard(
+        connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+    ) -> None:
+        # Plugin routes get the same wall as the GraphQL endpoint.
+        try:
+            principal = await authenticate(connection, str(connection.path_params.get("tenant")))
+        except Unauthenticated as err:
+            raise NotAuthorizedException(err.message) from None
+        except Forbidden as err:
+            raise PermissionDeniedException(err.message) from None
+        connection.state.principal = principal
+
+    async def enabled_plugins(tenant: str) -> tuple[str, ...]:
+        return (await runtime.model(tenant)).plugins
+
+    @post("/t/{tenant:str}/graphql", media_type=MediaType.JSON, status_code=200)
+    async def graphql_post(
+        tenant: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        try:
+            principal = await authenticate(request, tenant)
+            raw = await request.body()
+            if len(raw) > MAX_BODY_BYTES:
+                raise LimitExceeded(f"request body is larger than {MAX_BODY_BYTES} bytes")
+            try:
+                payload = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"the body is not valid JSON: {exc}") from None
+            if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+                raise BadRequest("the body must be a JSON object with a 'query' string")
+            variables = payload.get("variables")
+            if variables is not None and not isinstance(variables, dict):
+                raise BadRequest("'variables' must be a JSON object")
+            operation = payload.get("operationName")
+            if operation is not None and not isinstance(operation, str):
+                raise BadRequest("'operationName' must be a string")
+            model = await runtime.model(tenant)
+            schema = runtime.schemas.get(model)
+            context = GraphQLContext(
+                call=runtime.context(model, principal), service=runtime.service
+            )
+            result = await schema.execute(payload["query"], variables, operation, context)
+        except TesseraError as err:
+            return _error_response(err)
+        return Response(orjson.dumps(result), media_type=MediaType.JSON)
+
+    @get("/t/{tenant:str}/graphql", media_type=MediaType.HTML)
+    async def graphql_get(tenant: FromPath[str]) -> Response[str]:
+        if not show_graphiql:
+            return Response("GraphiQL is disabled", status_code=404, media_type=MediaType.TEXT)
+        return Response(_GRAPHIQL.replace("{tenant}", tenant), media_type=MediaType.HTML)
+
+    async def on_startup() -> None:
+        # Objects alive after start-up are never collected again: shorter GC pauses (PITFALLS).
+        gc.collect()
+        gc.freeze()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            graphql_post,
+            graphql_get,
+            *runtime.plugins.http_routes(guards=[auth_guard, enablement_guard(enabled_plugins)]),
+        ],
+        on_startup=[on_startup],
+        request_max_body_size=MAX_BODY_BYTES * 2,
+        debug=False,
+    )
