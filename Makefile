@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/mypy core
 
 bench: $(STAMP)
-	$(BIN)/pytest tests/benchmarks -q -s -p no:cacheprovider
+	for script in tests/benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build dist *.egg-info
