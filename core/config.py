@@ -9,6 +9,7 @@ as a relation's target existing. Both report located
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
@@ -27,6 +28,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from core.errors import ConfigInvalid, Problem
+from core.expressions import compile_expression, record_variables
 from core.metadata import PluginContribution, TenantModel, build_tenant_model
 
 __all__ = [
@@ -375,6 +377,37 @@ def validate_config(
         model = build_tenant_model(doc, contributions, file=file)
     except ConfigInvalid as exc:
         return None, problems + exc.problems
+    problems += expression_problems(model, file)
     if problems:
         return None, problems
     return model, []
+
+
+def expression_problems(model: TenantModel, file: str | None = None) -> list[Problem]:
+    """Compile every CEL expression of the model; each failure located in the config."""
+    problems: list[Problem] = []
+
+    def check(source: str, entity: str, pointer: str, result: str | None) -> None:
+        _, found = compile_expression(
+            source,
+            variables=record_variables(model.entities[entity]),
+            pointer=pointer,
+            result=result,
+        )
+        problems.extend(dataclasses.replace(p, file=file) for p in found)
+
+    for ekey, entity in model.entities.items():
+        for fkey, f in entity.fields.items():
+            if f.expression:
+                check(
+                    f.expression, ekey, f"/entities/{ekey}/fields/{fkey}/expression", f.result_type
+                )
+    for ekey, form in model.forms.items():
+        for si, section in enumerate(form.sections):
+            for fi, item in enumerate(section.fields):
+                for attr in ("visible_when", "required_when"):
+                    source = getattr(item, attr)
+                    if source:
+                        pointer = f"/forms/{ekey}/sections/{si}/fields/{fi}/{attr}"
+                        check(source, ekey, pointer, "boolean")
+    return problems

@@ -126,3 +126,20 @@ def test_demo_loads_three_tenants_with_sample_data(capsys: pytest.CaptureFixture
     # A second run keeps the data and only issues new tokens.
     assert main(["demo", "--no-serve", "--configs", str(ROOT / "tenant_configs")]) == 0
     assert "loading" not in capsys.readouterr().err
+
+
+def test_validate_locates_a_bad_expression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads((FIXTURES / "acme.json").read_text())
+    doc["forms"]["widget"]["sections"][0]["fields"] = [
+        "title",
+        {"field": "quantity", "visible_when": "record.qty > 3"},
+        {"field": "price", "required_when": "record.title =="},
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    assert main(["tenant", "validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}#/forms/widget/sections/0/fields/1/visible_when: EXPRESSION_UNKNOWN_FIELD" in err
+    assert f"{bad}#/forms/widget/sections/0/fields/2/required_when: EXPRESSION_INVALID" in err
