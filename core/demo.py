@@ -103,9 +103,10 @@ async def load_demo(rt: Runtime, configs: Path | None = None) -> list[DemoLogin]
         else:
             user_id = user["id"]
         principal = Principal(tenant=model.tenant, user_id=user_id, email=email, roles=("admin",))
-        existing = await rt.db.fetch(
-            "SELECT COUNT(*) AS n FROM record WHERE tenant_id = {}", model.tenant
-        )
+        async with rt.db.tenant_scope(model.tenant):
+            existing = await rt.db.fetch(
+                "SELECT COUNT(*) AS n FROM record WHERE tenant_id = {}", model.tenant
+            )
         if not existing[0]["n"]:
             samples = generate_sample_data(model)
             print(f"{model.tenant}: loading {len(samples)} sample records ...", file=sys.stderr)

@@ -1,7 +1,10 @@
 """Shared fixtures: ``db`` is a migrated, empty Database on SQLite and on PostgreSQL.
 
 PostgreSQL tests use one database created for the session (dropped at the
-end) and emptied before each test. Set ``TESSERA_TEST_POSTGRES_URL`` to use
+end) and emptied before each test. The database is owned by a throw-away
+ordinary role (no superuser, no BYPASSRLS) that the tests connect as, so the
+row-level security wall is exercised by every PostgreSQL test, as in
+production. Set ``TESSERA_TEST_POSTGRES_URL`` to use
 another server; if none is reachable the PostgreSQL cases are skipped.
 """
 
@@ -14,6 +17,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -41,9 +45,12 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
         pool.submit(asyncio.run, coro).result()
 
 
-def _with_database(server_url: str, name: str) -> str:
-    base, _, _ = server_url.rpartition("/")
-    return f"{base}/{name}"
+def _with_database(server_url: str, name: str, user: str | None = None) -> str:
+    parts = urlsplit(server_url)
+    netloc = parts.netloc
+    if user is not None:
+        netloc = f"{user}@{netloc.rpartition('@')[2]}"
+    return urlunsplit((parts.scheme, netloc, f"/{name}", parts.query, parts.fragment))
 
 
 async def _admin(sql: str) -> None:
@@ -54,8 +61,11 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-async def _create_and_migrate(url: str, name: str) -> None:
-    await _admin(f'CREATE DATABASE "{name}"')
+async def _create_and_migrate(url: str, name: str, owner: str | None) -> None:
+    if owner is None:
+        await _admin(f'CREATE DATABASE "{name}"')
+    else:
+        await _admin(f'CREATE DATABASE "{name}" OWNER "{owner}"')
     db = await open_database(url)
     try:
         await db.migrate()
@@ -67,14 +77,21 @@ async def _create_and_migrate(url: str, name: str) -> None:
 def postgres_url() -> Iterator[str]:
     """A migrated PostgreSQL database for this test session."""
     name = f"tessera_test_{uuid.uuid4().hex[:12]}"
-    url = _with_database(POSTGRES_SERVER, name)
+    owner: str | None = name
     try:
-        _run(_create_and_migrate(url, name))
+        try:
+            _run(_admin(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        except asyncpg.InsufficientPrivilegeError:
+            owner = None  # the server user cannot create roles: test as that user
+        url = _with_database(POSTGRES_SERVER, name, owner)
+        _run(_create_and_migrate(url, name, owner))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         host = POSTGRES_SERVER.rpartition("@")[2].split("/")[0]
         pytest.skip(f"PostgreSQL not reachable at {host}: {exc}")
     yield url
     _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if owner is not None:
+        _run(_admin(f'DROP ROLE IF EXISTS "{owner}"'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -46,9 +46,12 @@ async def api(db: Database) -> AsyncIterator[Api]:
 
 async def _counts(db: Database, tenant: str) -> dict[str, int]:
     out = {}
-    for table in ("record", "audit", "outbox", "unique_value"):
-        rows = await db.fetch(f"SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = {{}}", tenant)
-        out[table] = int(rows[0]["n"])
+    async with db.tenant_scope(tenant):
+        for table in ("record", "audit", "outbox", "unique_value"):
+            rows = await db.fetch(
+                f"SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = {{}}", tenant
+            )
+            out[table] = int(rows[0]["n"])
     return out
 
 

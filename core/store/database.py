@@ -3,6 +3,11 @@
 Every statement is parameterised SQL run through piccolo's engine
 (``QueryString`` with ``{}`` placeholders). Every table is keyed by
 ``tenant_id`` first; nothing here creates database objects per tenant.
+
+On PostgreSQL row-level security is a second wall (D8, migration 0002): each
+method acting for a tenant runs in a transaction whose ``tessera.tenant``
+setting names that tenant; the few cross-tenant reads (tenant list, token
+look-up, the worker's outbox poll) run in the read-only ``system`` scope.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -50,6 +57,22 @@ _OUTBOX_COLUMNS = (
 _CHUNK = 500  # ids per IN (...) list; well under SQLite's parameter limit
 _MIGRATION_LOCK = 7_305_531_201  # pg_advisory_xact_lock key for migrate()
 _SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock
+_SET_SCOPE = (
+    "SELECT set_config('tessera.tenant', {}, true) AS tenant, "
+    "set_config('tessera.scope', {}, true) AS scope"
+)
+
+
+class _NoScope(Enum):
+    """No row-level security scope set: the transaction sees no tenant rows."""
+
+    NONE = "none"
+
+
+_NO_SCOPE: Final = _NoScope.NONE
+
+Scope = str | None
+"""A row-level security scope: a tenant key, or ``None`` for the system read scope."""
 
 
 async def open_database(url: str) -> Database:
@@ -92,6 +115,11 @@ class Database:
         self.engine = engine
         self.dialect: Dialect = dialect
         self.url = url
+        # The scope already set in the current transaction, as (transaction, scope):
+        # later statements of the same transaction skip the set_config round trip.
+        self._held: ContextVar[tuple[object, Scope] | None] = ContextVar(
+            f"tessera_scope_{id(self)}", default=None
+        )
 
     # -- plumbing -----------------------------------------------------------
 
@@ -132,8 +160,57 @@ class Database:
             async with self.engine.transaction(transaction_type=TransactionType.immediate):
                 yield
         else:
-            async with self.engine.transaction():
-                yield
+            outermost = self.engine.current_transaction.get() is None
+            try:
+                async with self.engine.transaction():
+                    yield
+            finally:
+                if outermost:
+                    self._held.set(None)  # drop the reference to the finished transaction
+
+    def tenant_scope(self, tenant: str) -> AbstractAsyncContextManager[None]:
+        """Run the raw ``fetch``/``execute`` calls inside as ``tenant``.
+
+        On PostgreSQL this is a transaction (joining an enclosing one) in which
+        row-level security shows and accepts only ``tenant``'s rows; on SQLite
+        it does nothing.
+        """
+        return self._scoped(tenant)
+
+    @asynccontextmanager
+    async def _scoped(self, scope: Scope) -> AsyncIterator[None]:
+        """A transaction on PostgreSQL whose row-level security scope is ``scope``.
+
+        A tenant scope stays set for the rest of an enclosing transaction (it is
+        that tenant's transaction); the system scope is undone on exit, so it
+        never widens the statements that follow it.
+        """
+        if not isinstance(self.engine, PostgresEngine):
+            yield
+            return
+        if scope == "":
+            raise ValueError("a tenant scope needs a tenant key")
+        enclosing = self.engine.current_transaction.get() is not None
+        async with self.transaction():
+            tx = self.engine.current_transaction.get()
+            held = self._held.get()
+            previous: Scope | _NoScope = held[1] if held and held[0] is tx else _NO_SCOPE
+            if previous != scope:
+                await self._set_scope(scope)
+                self._held.set((tx, scope))
+            yield
+            if enclosing and scope is None and previous is not None:
+                await self._set_scope(previous)
+                self._held.set(None if previous is _NO_SCOPE else (tx, previous))
+
+    async def _set_scope(self, scope: Scope | _NoScope) -> None:
+        if scope is _NO_SCOPE:
+            tenant, system = "", ""
+        elif scope is None:
+            tenant, system = "", "system"
+        else:
+            tenant, system = scope, ""
+        await self.execute(_SET_SCOPE, tenant, system)
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Run parameterised SQL (``{}`` placeholders); rows as dicts."""
@@ -142,6 +219,14 @@ class Database:
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self.engine.run_querystring(QueryString(sql, *args))
+
+    async def _fetch_as(self, scope: Scope, sql: str, *args: Any) -> list[dict[str, Any]]:
+        async with self._scoped(scope):
+            return await self.fetch(sql, *args)
+
+    async def _execute_as(self, scope: Scope, sql: str, *args: Any) -> None:
+        async with self._scoped(scope):
+            await self.execute(sql, *args)
 
     async def _run(self, sql: Sql) -> list[dict[str, Any]]:
         return await self.fetch(sql.text, *sql.args)
@@ -152,12 +237,13 @@ class Database:
     # -- tenants & configs --------------------------------------------------
 
     async def list_tenants(self) -> list[dict[str, Any]]:
-        return await self.fetch(
-            "SELECT tenant_id, name, config_version FROM tenant ORDER BY tenant_id"
+        return await self._fetch_as(
+            None, "SELECT tenant_id, name, config_version FROM tenant ORDER BY tenant_id"
         )
 
     async def current_config(self, tenant: str) -> dict[str, Any] | None:
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             "SELECT c.version, c.config, c.version_key, c.applied_at FROM tenant t "
             "JOIN tenant_config c ON c.tenant_id = t.tenant_id AND c.version = t.config_version "
             "WHERE t.tenant_id = {}",
@@ -166,7 +252,8 @@ class Database:
         return self._config_row(rows[0]) if rows else None
 
     async def config_history(self, tenant: str) -> list[dict[str, Any]]:
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             "SELECT version, config, version_key, applied_at, applied_by FROM tenant_config "
             "WHERE tenant_id = {} ORDER BY version",
             tenant,
@@ -184,7 +271,7 @@ class Database:
     ) -> int:
         """Store ``config`` as the tenant's next version and make it current."""
         now = self._time(utcnow())
-        async with self.transaction():
+        async with self.transaction(), self._scoped(tenant):
             await self.execute(
                 "INSERT INTO tenant (tenant_id, name, config_version, created_at) "
                 "VALUES ({}, {}, 0, {}) ON CONFLICT (tenant_id) DO NOTHING",
@@ -244,7 +331,8 @@ class Database:
         now: datetime,
     ) -> None:
         at = self._time(now)
-        await self.execute(
+        await self._execute_as(
+            tenant,
             f"INSERT INTO record ({_RECORD_COLUMNS}, archived, {', '.join(_SLOTS)}) "
             f"VALUES ({_placeholders(10 + len(_SLOTS))})",
             tenant,
@@ -273,7 +361,8 @@ class Database:
     ) -> int | None:
         """Compare-and-set: the new version, or ``None`` if the row moved on."""
         assignments = ", ".join(f"{slot} = {{}}" for slot in _SLOTS)
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             "UPDATE record SET version = version + 1, data = {}, updated_at = {}, "
             f"updated_by = {{}}, {assignments} "
             "WHERE tenant_id = {} AND entity = {} AND id = {} AND version = {} AND NOT archived "
@@ -293,7 +382,8 @@ class Database:
         self, tenant: str, entity: str, id: str, expected_version: int, actor: str, now: datetime
     ) -> int | None:
         """Soft-delete with the same compare-and-set as an update."""
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             "UPDATE record SET archived = {}, version = version + 1, updated_at = {}, "
             "updated_by = {} "
             "WHERE tenant_id = {} AND entity = {} AND id = {} AND version = {} AND NOT archived "
@@ -309,7 +399,8 @@ class Database:
         return int(rows[0]["version"]) if rows else None
 
     async def get_record(self, tenant: str, entity: str, id: str) -> dict[str, Any] | None:
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             f"SELECT {_RECORD_COLUMNS} FROM record "
             "WHERE tenant_id = {} AND id = {} AND entity = {} AND NOT archived",
             tenant,
@@ -322,28 +413,30 @@ class Database:
         self, tenant: str, entity: str, ids: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids))):
-            rows = await self.fetch(
-                f"SELECT {_RECORD_COLUMNS} FROM record WHERE tenant_id = {{}} "
-                f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
-                tenant,
-                *chunk,
-                entity,
-            )
-            out.update((r["id"], self._record_row(r)) for r in rows)
+        async with self._scoped(tenant):
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows = await self.fetch(
+                    f"SELECT {_RECORD_COLUMNS} FROM record WHERE tenant_id = {{}} "
+                    f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
+                    tenant,
+                    *chunk,
+                    entity,
+                )
+                out.update((r["id"], self._record_row(r)) for r in rows)
         return out
 
     async def existing_ids(self, tenant: str, entity: str, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(list(dict.fromkeys(ids))):
-            rows = await self.fetch(
-                f"SELECT id FROM record WHERE tenant_id = {{}} "
-                f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
-                tenant,
-                *chunk,
-                entity,
-            )
-            found.update(r["id"] for r in rows)
+        async with self._scoped(tenant):
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                rows = await self.fetch(
+                    f"SELECT id FROM record WHERE tenant_id = {{}} "
+                    f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
+                    tenant,
+                    *chunk,
+                    entity,
+                )
+                found.update(r["id"] for r in rows)
         return found
 
     def _where(self, tenant: str, entity: EntityDef, filter: Filter | None) -> Sql:
@@ -366,7 +459,8 @@ class Database:
             raise ValueError("limit must not be negative")
         keys = compile_order(self.dialect, entity, order)
         sql = self._page_sql(tenant, entity, filter, keys, limit + 1, after)
-        rows = await self._run(sql)
+        async with self._scoped(tenant):
+            rows = await self._run(sql)
         has_next = len(rows) > limit
         rows = rows[:limit]
         cursors = [
@@ -410,14 +504,17 @@ class Database:
         keys = compile_order(self.dialect, entity, order)
         sql = self._page_sql(tenant, entity, filter, keys, limit + 1, None)
         prefix = "EXPLAIN QUERY PLAN " if self.dialect == "sqlite" else "EXPLAIN "
-        rows = await self._run(Sql(prefix + sql.text, sql.args))
+        async with self._scoped(tenant):
+            rows = await self._run(Sql(prefix + sql.text, sql.args))
         if self.dialect == "sqlite":
             return [str(r["detail"]) for r in rows]
         return [str(r["QUERY PLAN"]) for r in rows]
 
     async def count_records(self, tenant: str, entity: EntityDef, filter: Filter | None) -> int:
         where = self._where(tenant, entity, filter)
-        rows = await self.fetch(f"SELECT COUNT(*) AS n FROM record WHERE {where.text}", *where.args)
+        rows = await self._fetch_as(
+            tenant, f"SELECT COUNT(*) AS n FROM record WHERE {where.text}", *where.args
+        )
         return int(rows[0]["n"])
 
     async def backfill_slots(self, tenant: str, entity: EntityDef) -> int:
@@ -427,7 +524,7 @@ class Database:
         for slot in _SLOTS:
             key = by_slot.get(slot)
             assignments.append(f"{slot} = {self._slot_source(entity, key) if key else 'NULL'}")
-        async with self.transaction():
+        async with self.transaction(), self._scoped(tenant):
             rows = await self.fetch(
                 "SELECT COUNT(*) AS n FROM record WHERE tenant_id = {} AND entity = {}",
                 tenant,
@@ -455,7 +552,7 @@ class Database:
         self, tenant: str, entity: str, field: str, value: str, record_id: str
     ) -> None:
         """Claim ``value`` for ``record_id``; :class:`UniqueViolation` if another holds it."""
-        async with self.transaction():
+        async with self.transaction(), self._scoped(tenant):
             rows = await self.fetch(
                 "INSERT INTO unique_value (tenant_id, entity, field, value, record_id) "
                 "VALUES ({}, {}, {}, {}, {}) "
@@ -483,7 +580,8 @@ class Database:
     async def release_unique(
         self, tenant: str, entity: str, field: str, value: str, record_id: str
     ) -> None:
-        await self.execute(
+        await self._execute_as(
+            tenant,
             "DELETE FROM unique_value WHERE tenant_id = {} AND entity = {} AND field = {} "
             "AND value = {} AND record_id = {}",
             tenant,
@@ -505,7 +603,8 @@ class Database:
         at: datetime,
         diff: dict[str, Any],
     ) -> None:
-        await self.execute(
+        await self._execute_as(
+            tenant,
             "INSERT INTO audit (tenant_id, id, record_id, entity, action, actor, at, diff) "
             "VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
             tenant,
@@ -520,7 +619,8 @@ class Database:
 
     async def audit_for(self, tenant: str, record_id: str) -> list[dict[str, Any]]:
         """The audit trail of one record, oldest first."""
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             "SELECT id, record_id, entity, action, actor, at, diff FROM audit "
             "WHERE tenant_id = {} AND record_id = {} ORDER BY at, id",
             tenant,
@@ -536,7 +636,8 @@ class Database:
     ) -> None:
         """Add a message; a second one with the same idempotency key is ignored."""
         when = self._time(at)
-        await self.execute(
+        await self._execute_as(
+            tenant,
             f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_placeholders(10)}) "
             "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
             tenant,
@@ -560,7 +661,8 @@ class Database:
             where = where & Sql("tenant_id = {}", (tenant,))
         if due is not None:
             where = where & Sql("available_at <= {}", (self._time(due),))
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {where.text} "
             "ORDER BY available_at, id LIMIT {}",
             *where.args,
@@ -573,7 +675,8 @@ class Database:
         return rows
 
     async def mark_delivered(self, tenant: str, id: str, now: datetime) -> None:
-        await self.execute(
+        await self._execute_as(
+            tenant,
             "UPDATE outbox SET delivered_at = {}, attempts = attempts + 1, last_error = NULL "
             "WHERE tenant_id = {} AND id = {}",
             self._time(now),
@@ -583,7 +686,8 @@ class Database:
 
     async def mark_failed(self, tenant: str, id: str, error: str, retry_at: datetime) -> None:
         """Record a failed delivery; the message becomes available again at ``retry_at``."""
-        await self.execute(
+        await self._execute_as(
+            tenant,
             "UPDATE outbox SET attempts = attempts + 1, last_error = {}, available_at = {} "
             "WHERE tenant_id = {} AND id = {}",
             error[:2000],
@@ -612,7 +716,8 @@ class Database:
     ) -> str:
         """A new user's id; :class:`UniqueViolation` if the tenant has the email."""
         email = email.strip().lower()
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             f"INSERT INTO app_user ({_USER_COLUMNS}) VALUES ({_placeholders(9)}) "
             "ON CONFLICT (tenant_id, email) DO NOTHING RETURNING id",
             tenant,
@@ -630,7 +735,8 @@ class Database:
         return str(rows[0]["id"])
 
     async def get_user(self, tenant: str, email: str) -> dict[str, Any] | None:
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             f"SELECT {_USER_COLUMNS} FROM app_user WHERE tenant_id = {{}} AND email = {{}}",
             tenant,
             email.strip().lower(),
@@ -638,7 +744,8 @@ class Database:
         return self._user_row(rows[0]) if rows else None
 
     async def get_user_by_id(self, tenant: str, user_id: str) -> dict[str, Any] | None:
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            tenant,
             f"SELECT {_USER_COLUMNS} FROM app_user WHERE tenant_id = {{}} AND id = {{}}",
             tenant,
             user_id,
@@ -653,7 +760,8 @@ class Database:
         expires_at: datetime | None = None,
         label: str = "",
     ) -> None:
-        await self.execute(
+        await self._execute_as(
+            tenant,
             "INSERT INTO api_token (token_hash, tenant_id, user_id, created_at, expires_at, label) "
             "VALUES ({}, {}, {}, {}, {}, {})",
             token_hash,
@@ -666,7 +774,8 @@ class Database:
 
     async def token_principal(self, token_hash: str, now: datetime) -> dict[str, Any] | None:
         """Who a token stands for, if it is neither revoked nor expired and the user is active."""
-        rows = await self.fetch(
+        rows = await self._fetch_as(
+            None,
             "SELECT u.tenant_id, u.id AS user_id, u.email, u.name, u.roles, u.locale "
             "FROM api_token t JOIN app_user u ON u.tenant_id = t.tenant_id AND u.id = t.user_id "
             "WHERE t.token_hash = {} AND t.revoked_at IS NULL "
@@ -681,10 +790,20 @@ class Database:
         return row
 
     async def revoke_token(self, token_hash: str, now: datetime) -> bool:
-        rows = await self.fetch(
-            "UPDATE api_token SET revoked_at = {} WHERE token_hash = {} AND revoked_at IS NULL "
-            "RETURNING token_hash",
-            self._time(now),
-            token_hash,
-        )
+        """Revoke a token; ``False`` if it is unknown or already revoked."""
+        async with self.transaction():
+            # The token decides the tenant; the system scope only reads, so the
+            # update itself runs as that tenant.
+            owner = await self._fetch_as(
+                None, "SELECT tenant_id FROM api_token WHERE token_hash = {}", token_hash
+            )
+            if not owner:
+                return False
+            rows = await self._fetch_as(
+                owner[0]["tenant_id"],
+                "UPDATE api_token SET revoked_at = {} "
+                "WHERE token_hash = {} AND revoked_at IS NULL RETURNING token_hash",
+                self._time(now),
+                token_hash,
+            )
         return bool(rows)

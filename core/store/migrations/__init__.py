@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from core.store.migrations import m0001_initial
+from core.store.migrations import m0001_initial, m0002_row_security
 
 __all__ = ["MIGRATIONS"]
 
-MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial,)
+MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_row_security)

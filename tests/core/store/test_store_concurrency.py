@@ -66,5 +66,6 @@ async def test_a_failed_transaction_leaves_nothing(db: Database, rollback: bool)
             if rollback:
                 raise RuntimeError("plugin refused")
     assert (await db.get_record("acme", "deal", "d9") is None) is rollback
-    claimed = await db.fetch("SELECT record_id FROM unique_value WHERE tenant_id = {}", "acme")
+    async with db.tenant_scope("acme"):
+        claimed = await db.fetch("SELECT record_id FROM unique_value WHERE tenant_id = {}", "acme")
     assert (claimed == []) is rollback

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from core.store import Database, open_database
+from core.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -27,7 +28,7 @@ async def test_migrate_twice_changes_nothing(db: Database) -> None:
     await db.migrate()
     assert await _objects(db) == before
     applied = await db.fetch("SELECT id FROM tessera_migration")
-    assert [r["id"] for r in applied] == ["0001_initial"]
+    assert [r["id"] for r in applied] == [m.ID for m in MIGRATIONS]
     if db.dialect == "sqlite":
         assert (await db.fetch("PRAGMA journal_mode"))[0]["journal_mode"] == "wal"
     assert {"table:record", "index:record_s_t1", "index:record_updated"} <= set(
@@ -41,7 +42,7 @@ async def test_concurrent_migrations_agree(db: Database) -> None:
         await asyncio.gather(db.migrate(), other.migrate())
     finally:
         await other.close()
-    assert len(await db.fetch("SELECT id FROM tessera_migration")) == 1
+    assert len(await db.fetch("SELECT id FROM tessera_migration")) == len(MIGRATIONS)
 
 
 async def test_tenants_add_rows_not_database_objects(db: Database) -> None:

@@ -86,7 +86,10 @@ async def test_backfill_recomputes_slots_from_data(db: Database) -> None:
         # Written before the fields were indexed: no slot values, a stale one in s_t5.
         await db.insert_record("acme", "item", f"r{i}", data, {"s_t5": "stale"}, "u", NOW)
     assert await db.backfill_slots("acme", ITEM) == 3
-    got = await db.fetch("SELECT id, s_t1, s_t2, s_t5, s_n1, s_n2, s_n3 FROM record ORDER BY id")
+    async with db.tenant_scope("acme"):
+        got = await db.fetch(
+            "SELECT id, s_t1, s_t2, s_t5, s_n1, s_n2, s_n3 FROM record ORDER BY id"
+        )
     for row, data in zip(got, rows, strict=True):
         expected = {
             **dict.fromkeys(("s_t1", "s_t2", "s_t5", "s_n1", "s_n2", "s_n3")),
@@ -187,7 +190,8 @@ async def test_tokens_expire_and_revoke(db: Database) -> None:
     assert await db.revoke_token("hash-a", NOW) is False
     assert await db.token_principal("hash-a", NOW) is None
 
-    await db.execute("UPDATE app_user SET active = {} WHERE id = {}", False, uid)
+    async with db.tenant_scope("acme"):
+        await db.execute("UPDATE app_user SET active = {} WHERE id = {}", False, uid)
     assert await db.token_principal("hash-b", NOW) is None
 
 
