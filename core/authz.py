@@ -1,23 +1,37 @@
-"""Authorisation of entity actions, decided from the tenant's roles.
+"""Authorisation from the tenant's roles: entity actions, field access, record scope.
 
 A tenant that declares no roles lets every authenticated user of the tenant
 do everything. Once roles are declared, a user may do an action on an entity
 only when one of their roles grants it (``permissions.entities`` maps an
 entity key or ``"*"`` to a list of actions, ``"*"`` meaning all). The role
-``admin`` always may. Field- and record-level rules build on this module.
+``admin`` always may.
+
+Field access per role is ``hidden``, ``read`` or ``write``; a field a role
+does not mention is writable unless the role turns ``field_security`` on,
+which makes unmentioned fields hidden (default deny). Record scope is ``own``
+(records whose owner — the entity's ``owner`` user field, else its creator —
+is the user) or ``all``; ``team`` reaches no further than ``own`` until the
+org tree exists. With several roles the most generous grant wins. Filters and
+sorts on fields the caller cannot read are refused, so hidden values cannot be
+probed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from core.context import CallContext
-from core.errors import Forbidden
+from core.errors import Forbidden, Problem
+from core.metadata import EntityDef
 
-__all__ = ["ACTIONS", "allowed", "require"]
+__all__ = ["ACTIONS", "Access", "access", "allowed", "owner_field", "require"]
 
 ACTIONS = ("create", "read", "update", "delete", "transition", "run")
+_LEVELS = {"hidden": 0, "read": 1, "write": 2}
+# Until the org tree exists, "team" reaches no further than "own" (least privilege).
+_SCOPES = {"own": 0, "team": 0, "all": 2}
 
 
 def _grants(permissions: Mapping[str, Any], entity: str) -> Iterable[str]:
@@ -26,13 +40,17 @@ def _grants(permissions: Mapping[str, Any], entity: str) -> Iterable[str]:
     yield from entities.get("*", ())
 
 
-def allowed(ctx: CallContext, entity: str, action: str) -> bool:
+def _unrestricted(ctx: CallContext) -> bool:
     principal = ctx.principal
-    if principal.tenant != ctx.model.tenant:
+    return principal.is_system or "admin" in principal.roles or not ctx.model.roles
+
+
+def allowed(ctx: CallContext, entity: str, action: str) -> bool:
+    if ctx.principal.tenant != ctx.model.tenant:
         return False
-    if principal.is_system or "admin" in principal.roles or not ctx.model.roles:
+    if _unrestricted(ctx):
         return True
-    for role in principal.roles:
+    for role in ctx.principal.roles:
         spec = ctx.model.roles.get(role)
         if spec is None:
             continue
@@ -45,3 +63,72 @@ def allowed(ctx: CallContext, entity: str, action: str) -> bool:
 def require(ctx: CallContext, entity: str, action: str) -> None:
     if not allowed(ctx, entity, action):
         raise Forbidden(f"your roles do not allow '{action}' on '{entity}'")
+
+
+def owner_field(entity: EntityDef) -> str:
+    """The field that says whose a record is: ``owner`` if it is a user field."""
+    owner = entity.fields.get("owner")
+    return "owner" if owner is not None and owner.value_type == "user" else "created_by"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What the caller may see and change of one entity."""
+
+    readable: frozenset[str] | None  # None: every field
+    writable: frozenset[str] | None
+    own_only: bool
+    owner_field: str
+
+    def can_read(self, field: str) -> bool:
+        return self.readable is None or field in self.readable
+
+    def can_write(self, field: str) -> bool:
+        return self.writable is None or field in self.writable
+
+    def visible(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        if self.readable is None:
+            return dict(data)
+        return {k: v for k, v in data.items() if k in self.readable}
+
+    def check_writes(self, entity: EntityDef, keys: Iterable[str]) -> None:
+        denied = [k for k in keys if k in entity.fields and not self.can_write(k)]
+        if denied:
+            raise Forbidden(
+                "your roles do not allow changing these fields",
+                [
+                    Problem(
+                        "FIELD_READ_ONLY",
+                        "your roles do not allow changing this field",
+                        entity.fields[k].graphql_name,
+                    )
+                    for k in denied
+                ],
+            )
+
+
+def access(ctx: CallContext, entity: EntityDef) -> Access:
+    """Combine the caller's roles into field access and record scope for ``entity``."""
+    if _unrestricted(ctx):
+        return Access(None, None, False, owner_field(entity))
+    levels = dict.fromkeys(entity.fields, -1)
+    scope = -1
+    for role in ctx.principal.roles:
+        spec = ctx.model.roles.get(role)
+        if spec is None:
+            continue
+        perms = spec.permissions
+        scope = max(scope, _SCOPES.get(str(perms.get("record_scope", "all")), 2))
+        granted = (perms.get("fields") or {}).get(entity.key) or {}
+        default = _LEVELS["hidden"] if perms.get("field_security") else _LEVELS["write"]
+        for key in levels:
+            level = _LEVELS.get(str(granted.get(key)), default)
+            levels[key] = max(levels[key], level)
+    readable = frozenset(k for k, lv in levels.items() if lv >= _LEVELS["read"])
+    writable = frozenset(k for k, lv in levels.items() if lv >= _LEVELS["write"])
+    return Access(
+        None if len(readable) == len(levels) else readable,
+        None if len(writable) == len(levels) else writable,
+        scope == _SCOPES["own"],
+        owner_field(entity),
+    )

@@ -9,6 +9,7 @@ audit entry, no outbox row survives a failed write.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from core.context import CallContext, Operation, Record
 from core.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     NotFound,
     PluginError,
     Problem,
@@ -324,21 +326,75 @@ class RecordService:
 
     # -- reads -------------------------------------------------------------
 
+    @staticmethod
+    def _masked(acc: authz.Access, record: Record) -> Record:
+        if acc.readable is None:
+            return record
+        return dataclasses.replace(record, data=acc.visible(record.data))
+
+    @staticmethod
+    def _in_scope(ctx: CallContext, acc: authz.Access, record: Record) -> bool:
+        if not acc.own_only:
+            return True
+        if acc.owner_field == "created_by":
+            return record.created_by == ctx.principal.user_id
+        return bool(record.data.get(acc.owner_field) == ctx.principal.user_id)
+
+    async def _load(self, ctx: CallContext, edef: EntityDef, id: str, acc: authz.Access) -> Record:
+        """The whole record (unmasked), if it exists and is within the caller's scope."""
+        row = await self.db.get_record(ctx.tenant, edef.key, id)
+        record = self._record(edef, row) if row is not None else None
+        if record is None or not self._in_scope(ctx, acc, record):
+            raise NotFound(
+                f"no {edef.key} with id '{id}'", [Problem("NOT_FOUND", "not found", "id")]
+            )
+        return record
+
     async def get(self, ctx: CallContext, entity: str, id: str) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        row = await self.db.get_record(ctx.tenant, entity, id)
-        if row is None:
-            raise NotFound(f"no {entity} with id '{id}'", [Problem("NOT_FOUND", "not found", "id")])
-        return self._record(edef, row)
+        acc = authz.access(ctx, edef)
+        return self._masked(acc, await self._load(ctx, edef, id, acc))
 
     async def get_many(
         self, ctx: CallContext, entity: str, ids: Sequence[str]
     ) -> dict[str, Record]:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
+        acc = authz.access(ctx, edef)
         rows = await self.db.get_records(ctx.tenant, entity, list(dict.fromkeys(ids)))
-        return {rid: self._record(edef, row) for rid, row in rows.items()}
+        records = (self._record(edef, row) for row in rows.values())
+        return {r.id: self._masked(acc, r) for r in records if self._in_scope(ctx, acc, r)}
+
+    @staticmethod
+    def _check_readable(
+        edef: EntityDef, acc: authz.Access, fields: Sequence[str], what: str
+    ) -> None:
+        denied = [f for f in fields if f in edef.fields and not acc.can_read(f)]
+        if denied:
+            raise Forbidden(
+                f"your roles do not allow {what} these fields",
+                [
+                    Problem(
+                        "FIELD_HIDDEN",
+                        f"you may not {what} this field",
+                        edef.fields[f].graphql_name,
+                    )
+                    for f in denied
+                ],
+            )
+
+    def _scoped_filter(
+        self, ctx: CallContext, edef: EntityDef, acc: authz.Access, flt: Filter | None
+    ) -> Filter | None:
+        """The caller's filter in storage form, narrowed to the records in scope."""
+        if flt is not None:
+            self._check_readable(edef, acc, _filter_fields(flt), "filter on")
+        stored = self._storage_filter(ctx, edef, flt) if flt is not None else None
+        if not acc.own_only:
+            return stored
+        mine = Condition(acc.owner_field, "eq", ctx.principal.user_id)
+        return mine if stored is None else And((mine, stored))
 
     def _storage_filter(self, ctx: CallContext, entity: EntityDef, flt: Filter) -> Filter:
         if isinstance(flt, And):
@@ -377,19 +433,30 @@ class RecordService:
     ) -> tuple[list[Record], Page]:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        stored_filter = self._storage_filter(ctx, edef, filter) if filter is not None else None
+        acc = authz.access(ctx, edef)
+        self._check_readable(edef, acc, [o.field for o in order], "sort by")
+        stored_filter = self._scoped_filter(ctx, edef, acc, filter)
         page = await self.db.query_records(ctx.tenant, edef, stored_filter, order, first, after)
-        return [self._record(edef, row) for row in page.rows], page
+        return [self._masked(acc, self._record(edef, row)) for row in page.rows], page
 
     async def count(self, ctx: CallContext, entity: str, filter: Filter | None) -> int:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        stored_filter = self._storage_filter(ctx, edef, filter) if filter is not None else None
-        return await self.db.count_records(ctx.tenant, edef, stored_filter)
+        acc = authz.access(ctx, edef)
+        return await self.db.count_records(
+            ctx.tenant, edef, self._scoped_filter(ctx, edef, acc, filter)
+        )
 
     async def audit(self, ctx: CallContext, entity: str, id: str) -> _Rows:
-        await self.get(ctx, entity, id)
-        return await self.db.audit_for(ctx.tenant, id)
+        edef = self._entity(ctx, entity)
+        authz.require(ctx, entity, "read")
+        acc = authz.access(ctx, edef)
+        await self._load(ctx, edef, id, acc)
+        entries = await self.db.audit_for(ctx.tenant, id)
+        if acc.readable is None:
+            return entries
+        # History must not reveal what the record itself hides.
+        return [{**e, "diff": acc.visible(e.get("diff") or {})} for e in entries]
 
     async def user_names(self, ctx: CallContext, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -404,12 +471,28 @@ class RecordService:
     async def create(self, ctx: CallContext, entity: str, values: Mapping[str, Any]) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "create")
+        acc = authz.access(ctx, edef)
+        acc.check_writes(edef, values)
         checked = self._check_values(ctx, edef, values, creating=True)
         problems = self._required(edef, checked)
         if problems:
             raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
+        if acc.own_only and acc.owner_field != "created_by":
+            # A user limited to their own records creates records they own.
+            checked.setdefault(acc.owner_field, ctx.principal.user_id)
+            if checked[acc.owner_field] != ctx.principal.user_id:
+                raise Forbidden(
+                    "you may only create records you own",
+                    [
+                        Problem(
+                            "FORBIDDEN",
+                            "must be yourself",
+                            edef.fields[acc.owner_field].graphql_name,
+                        )
+                    ],
+                )
         op = Operation(entity=entity, action="create", record_id=uuid.uuid4().hex, values=checked)
-        return await self._write(ctx, edef, op, {})
+        return self._masked(acc, await self._write(ctx, edef, op, {}))
 
     async def update(
         self,
@@ -421,9 +504,11 @@ class RecordService:
     ) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "update")
+        acc = authz.access(ctx, edef)
+        acc.check_writes(edef, values)
         checked = self._check_values(ctx, edef, values)
         for _attempt in range(_UPDATE_RETRIES):
-            current = await self.get(ctx, entity, id)
+            current = await self._load(ctx, edef, id, acc)
             if expected_version is not None and current.version != expected_version:
                 raise Conflict(
                     f"{entity} '{id}' is at version {current.version}, not {expected_version}",
@@ -437,7 +522,7 @@ class RecordService:
                 previous=current,
             )
             try:
-                return await self._write(ctx, edef, op, current.data)
+                return self._masked(acc, await self._write(ctx, edef, op, current.data))
             except Conflict:
                 # Without an expected version the caller asked for its fields to win:
                 # re-read and apply them on the newest version (no lost update).
@@ -448,7 +533,8 @@ class RecordService:
     async def delete(self, ctx: CallContext, entity: str, id: str) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "delete")
-        current = await self.get(ctx, entity, id)
+        acc = authz.access(ctx, edef)
+        current = await self._load(ctx, edef, id, acc)
         op = Operation(entity=entity, action="delete", record_id=id, values={}, previous=current)
         await self._run_hook("pre_validate", self.hooks.pre_validate(ctx, op))
         now = ctx.clock()
@@ -477,4 +563,10 @@ class RecordService:
             )
             await self._run_hook("post_operation", self.hooks.post_operation(ctx, op, record))
             await self._finish(ctx, edef, op, record, now)
-        return record
+        return self._masked(acc, record)
+
+
+def _filter_fields(flt: Filter) -> list[str]:
+    if isinstance(flt, And | Or):
+        return [f for item in flt.items for f in _filter_fields(item)]
+    return [flt.field]
