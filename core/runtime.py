@@ -68,12 +68,12 @@ class Runtime:
 
     async def model(self, tenant: str) -> TenantModel:
         """The tenant's current model; re-derived only when its version changed."""
+        cached = self._models.get(tenant)
+        if cached is not None and cached[0] == await self.db.config_version(tenant):
+            return cached[1]
         current = await self.db.current_config(tenant)
         if current is None:
             raise NotFound(f"tenant '{tenant}' does not exist")
-        cached = self._models.get(tenant)
-        if cached is not None and cached[0] == current["version"]:
-            return cached[1]
         model, problems = self.validate(current["config"])
         if model is None:
             raise ConfigInvalid(

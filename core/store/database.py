@@ -251,6 +251,13 @@ class Database:
         )
         return self._config_row(rows[0]) if rows else None
 
+    async def config_version(self, tenant: str) -> int | None:
+        """The tenant's current config version: the cheap check before using a cached model."""
+        rows = await self._fetch_as(
+            tenant, "SELECT config_version FROM tenant WHERE tenant_id = {}", tenant
+        )
+        return int(rows[0]["config_version"]) if rows else None
+
     async def config_history(self, tenant: str) -> list[dict[str, Any]]:
         rows = await self._fetch_as(
             tenant,

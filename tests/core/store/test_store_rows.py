@@ -198,3 +198,11 @@ async def test_tokens_expire_and_revoke(db: Database) -> None:
 async def test_naive_times_are_refused(db: Database) -> None:
     with pytest.raises(ValueError):
         await db.insert_record("acme", "item", "r1", {}, {}, "u", datetime(2026, 1, 1))
+
+
+async def test_config_version_follows_saves(db: Database) -> None:
+    assert await db.config_version("acme") is None
+    await db.save_config("acme", "Acme", {"tenant": "acme"}, "k1", "cli")
+    await db.save_config("acme", "Acme", {"tenant": "acme", "x": 1}, "k2", "cli")
+    assert await db.config_version("acme") == 2
+    assert await db.config_version("other") is None
