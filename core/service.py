@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from core import authz
+from core.computed import ComputedFields
 from core.context import CallContext, Operation, Record
 from core.errors import (
     BadRequest,
@@ -62,6 +63,7 @@ class RecordService:
     def __init__(self, db: Database, hooks: StageHooks) -> None:
         self.db = db
         self.hooks = hooks
+        self.computed = ComputedFields()
 
     # -- helpers -----------------------------------------------------------
 
@@ -257,6 +259,7 @@ class RecordService:
             op.values = self._check_values(ctx, entity, op.values, trusted=True)
             data = {**previous_data, **op.values}
             data = {k: v for k, v in data.items() if v is not None}
+            data = self.computed.apply(ctx, entity, data, previous_data or None)
             problems = self._required(entity, data)
             problems += await self._check_references(ctx, entity, op.values)
             if problems:

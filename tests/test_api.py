@@ -302,3 +302,41 @@ async def test_unique_fields_hold_under_concurrent_inserts(api: Api) -> None:
     )
     count = await api.gql("acme", token, "{ parts { totalCount } }")
     assert count["data"]["parts"]["totalCount"] == 1
+
+
+async def test_computed_fields_are_evaluated_on_every_write(api: Api) -> None:
+    token = await api.tenant(acme_config())
+    fields = "id totalWeight heavy headline"
+    body = await api.gql(
+        "acme",
+        token,
+        f'mutation {{ createWidget(input: {{title: "Crate", quantity: 3, weight: "1.250"}}) {{ {fields} }} }}',
+    )
+    assert "errors" not in body, body
+    widget = body["data"]["createWidget"]
+    assert widget == {
+        "id": widget["id"],
+        "totalWeight": "3.750",
+        "heavy": False,
+        "headline": "Crate",
+    }
+    body = await api.gql(
+        "acme",
+        token,
+        f'mutation($id: ID!) {{ updateWidget(id: $id, input: {{weight: "40.5"}}) {{ {fields} }} }}',
+        {"id": widget["id"]},
+    )
+    assert body["data"]["updateWidget"] == {
+        "id": widget["id"],
+        "totalWeight": "121.500",
+        "heavy": True,
+        "headline": "Crate (heavy)",
+    }
+    # Stored, so it can be filtered on like any field.
+    found = await api.gql("acme", token, "{ widgets(filter: {heavy: {eq: true}}) { totalCount } }")
+    assert found["data"]["widgets"]["totalCount"] == 1
+    # Computed fields are not inputs.
+    refused = await api.gql(
+        "acme", token, 'mutation { createWidget(input: {title: "x", totalWeight: "1"}) { id } }'
+    )
+    assert error_codes(refused) == ["GRAPHQL_VALIDATION_FAILED"]
