@@ -288,7 +288,9 @@ class _Generator:
             value, problem = coerce(f, candidate, self.model)
             if problem is not None or value is None:
                 continue
-            if f.unique:
+            # Parties and products are named once each: a demo full of duplicate
+            # customers would contradict the duplicate checks it is meant to show.
+            if f.unique or (f.key == "name" == entity.title_field):
                 key = unique_key(f, value)
                 if key in seen:
                     continue
