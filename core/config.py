@@ -351,6 +351,13 @@ def _header_problems(doc: Mapping[str, Any], file: str | None) -> list[Problem]:
         out.append(
             Problem("TIMEZONE_UNKNOWN", f"unknown time zone '{tz}'{hint}", "/timezone", file)
         )
+    country = doc.get("country")
+    if country is not None:
+        from core.workflow.calendar import validate_country
+
+        message = validate_country(country)
+        if message is not None:
+            out.append(Problem("COUNTRY_UNKNOWN", message, "/country", file))
     currency = doc.get("currency")
     if currency is not None and currency not in _known_currencies():
         out.append(

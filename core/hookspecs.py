@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pluggy import HookimplMarker, HookspecMarker
 
@@ -21,6 +22,7 @@ from core.context import CallContext, Operation, Record
 from core.metadata import Labels, TenantModel
 
 __all__ = [
+    "AutomationActionSpec",
     "FieldTypeSpec",
     "GraphQLContribution",
     "JobSpec",
@@ -77,6 +79,43 @@ class JobSpec:
     def __post_init__(self) -> None:
         if (self.interval is None) == (self.schedule is None):
             raise ValueError(f"job '{self.name}' needs exactly one of interval and schedule")
+        if self.interval is not None and self.interval.total_seconds() < 1:
+            raise ValueError(f"job '{self.name}': the interval must be at least one second")
+        if self.schedule is not None:
+            from cronsim import CronSim, CronSimError
+
+            try:
+                CronSim(self.schedule, datetime.now(UTC))
+            except CronSimError as exc:
+                raise ValueError(f"job '{self.name}': bad cron schedule: {exc}") from None
+
+    def next_run(self, after: datetime, timezone: str) -> datetime:
+        """When the job runs next after ``after`` (cron in the tenant's time zone), in UTC."""
+        if self.interval is not None:
+            return after + self.interval
+        from cronsim import CronSim
+
+        assert self.schedule is not None
+        local = after.astimezone(ZoneInfo(timezone))
+        return next(CronSim(self.schedule, local)).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationActionSpec:
+    """An action tenant automations may call as ``{"type": "plugin_action",
+    "action": "<plugin>.<name>", "params": {...}}``.
+
+    ``run(ctx, record, params)`` runs inside the transaction of the write that
+    triggered it, as the automation's principal; it may return field values
+    to set on ``record`` (checked like any other write), and raising refuses
+    the whole write. Reads and writes of other records go through
+    ``ctx.extra["service"]`` (the same service, so every rule applies).
+    """
+
+    name: str
+    run: Callable[[CallContext, Record, Mapping[str, Any]], Awaitable[Mapping[str, Any] | None]]
+    label: Labels = field(default_factory=dict)
+    plugin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +225,11 @@ def tessera_graphql_reports(model: TenantModel) -> list[GraphQLContribution] | N
 @hookspec
 def tessera_jobs() -> list[JobSpec] | None:
     """Periodic jobs the worker runs for every tenant that enables this plugin."""
+
+
+@hookspec
+def tessera_automation_actions() -> list[AutomationActionSpec] | None:
+    """Actions tenant automations and transitions can call by ``<plugin>.<name>``."""
 
 
 @hookspec

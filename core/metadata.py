@@ -10,6 +10,7 @@ fields, index slots are not exhausted); each failure is a located
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -17,10 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from core.builtin_entities import CORE_ENTITIES
 from core.errors import ConfigInvalid, ProblemList
 from core.naming import camel, pascal
+
+if TYPE_CHECKING:
+    from core.workflow.definitions import Processes
 
 __all__ = [
     "FIELD_TYPES",
@@ -37,6 +42,7 @@ __all__ = [
     "RoleDef",
     "TenantModel",
     "build_tenant_model",
+    "freeze",
     "label_in",
 ]
 
@@ -227,6 +233,8 @@ class PluginContribution:
     version: str
     entities: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     field_types: Mapping[str, str] = field(default_factory=dict)
+    #: Automation actions it offers, as ``<plugin>.<name>``.
+    actions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +255,10 @@ class TenantModel:
     config: Mapping[str, Any]
     version_key: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Automation actions of the enabled plugins (``<plugin>.<name>``).
+    plugin_actions: frozenset[str] = frozenset()
+    #: Workflows, automations, timers and rules, compiled (core.workflow.definitions).
+    processes: Processes = field(default=None)  # type: ignore[assignment]
 
     def entity(self, key: str) -> EntityDef:
         return self.entities[key]
@@ -255,11 +267,12 @@ class TenantModel:
         return label_in(labels, locale or self.default_locale, (self.default_locale, "en"))
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
+    """A read-only deep copy of JSON-shaped data (mappings become MappingProxyType)."""
     if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     return value
 
 
@@ -327,6 +340,10 @@ class _Builder:
 
         specs: dict[str, tuple[str, dict[str, Any]]] = {}
         field_sources: dict[tuple[str, str], str] = {}
+        for ekey, core_spec in CORE_ENTITIES.items():
+            specs[ekey] = ("core", {**core_spec, "fields": dict(core_spec["fields"])})
+            for fkey in core_spec["fields"]:
+                field_sources[(ekey, fkey)] = "core"
         for contrib in active:
             for ekey, espec in contrib.entities.items():
                 merged = dict(espec)
@@ -415,21 +432,21 @@ class _Builder:
             label = dict(espec.get("label") or {"en": ekey})
             entities[ekey] = EntityDef(
                 key=ekey,
-                label=_freeze(label),
-                plural_label=_freeze(dict(espec.get("plural_label") or label)),
+                label=freeze(label),
+                plural_label=freeze(dict(espec.get("plural_label") or label)),
                 plural=plural,
                 fields=MappingProxyType(fields),
                 source=source,
                 title_field=title,
-                description=_freeze(dict(espec.get("description") or {})),
+                description=freeze(dict(espec.get("description") or {})),
             )
 
         forms = self._forms(cfg.get("forms") or {}, entities)
         roles = {
             rkey: RoleDef(
                 key=rkey,
-                label=_freeze(dict(rspec.get("label") or {"en": rkey})),
-                permissions=_freeze(dict(rspec.get("permissions") or {})),
+                label=freeze(dict(rspec.get("label") or {"en": rkey})),
+                permissions=freeze(dict(rspec.get("permissions") or {})),
             )
             for rkey, rspec in (cfg.get("roles") or {}).items()
         }
@@ -438,9 +455,9 @@ class _Builder:
                 f"{len(self.problems.items)} problem(s) in tenant config", self.problems.items
             )
         plugin_set = [(c.name, c.version) for c in active]
-        return TenantModel(
+        model = TenantModel(
             tenant=str(cfg.get("tenant", "")),
-            name=_freeze(dict(cfg.get("name") or {})),
+            name=freeze(dict(cfg.get("name") or {})),
             locales=locales,
             default_locale=default_locale,
             currency=str(cfg.get("currency", "USD")),
@@ -450,10 +467,18 @@ class _Builder:
             entities=MappingProxyType(entities),
             forms=MappingProxyType(forms),
             roles=MappingProxyType(roles),
-            config=_freeze(dict(cfg)),
+            config=freeze(dict(cfg)),
             version_key=config_hash(cfg, plugin_set),
-            settings=_freeze(dict(cfg.get("settings") or {})),
+            settings=freeze(dict(cfg.get("settings") or {})),
+            plugin_actions=frozenset(a for c in active for a in c.actions),
         )
+        # Processes compile CEL, which needs the entities: built on the finished model.
+        from core.workflow.definitions import build_processes
+
+        processes, problems = build_processes(model, self.file)
+        if problems:
+            raise ConfigInvalid(f"{len(problems)} problem(s) in tenant config", problems)
+        return dataclasses.replace(model, processes=processes)
 
     def _fields(
         self,
@@ -497,7 +522,7 @@ class _Builder:
                         f"{ptr}/target",
                     )
             options = tuple(
-                Option(str(o["value"]), _freeze(dict(o.get("label") or {"en": str(o["value"])})))
+                Option(str(o["value"]), freeze(dict(o.get("label") or {"en": str(o["value"])})))
                 for o in spec.get("options") or ()
                 if isinstance(o, Mapping) and "value" in o
             )
@@ -575,9 +600,9 @@ class _Builder:
             out[fkey] = FieldDef(
                 key=fkey,
                 type=ftype,
-                label=_freeze(dict(spec.get("label") or {"en": fkey})),
+                label=freeze(dict(spec.get("label") or {"en": fkey})),
                 source=sources.get((ekey, fkey), "tenant"),
-                help=_freeze(dict(spec.get("help") or {})),
+                help=freeze(dict(spec.get("help") or {})),
                 required=bool(spec.get("required", False)),
                 unique=bool(spec.get("unique", False)),
                 indexed=bool(spec.get("indexed", False)),
@@ -592,7 +617,7 @@ class _Builder:
                 expression=spec.get("expression"),
                 result_type=result_type,
                 scale=int(scale) if scale is not None else None,
-                default=_freeze(spec.get("default")),
+                default=freeze(spec.get("default")),
                 slot=slot,
                 base_type=base_type,
             )
@@ -632,7 +657,7 @@ class _Builder:
                 sections.append(
                     FormSection(
                         key=str(sec.get("key") or f"section_{si}"),
-                        label=_freeze(dict(sec.get("label") or {})),
+                        label=freeze(dict(sec.get("label") or {})),
                         fields=tuple(items),
                         columns=int(sec.get("columns", 2)),
                     )

@@ -34,7 +34,13 @@ from packaging.version import Version
 from core import hookspecs
 from core.context import CallContext, Operation, Record
 from core.errors import PluginError, Problem, TesseraError, ValidationFailed
-from core.hookspecs import FieldTypeSpec, GraphQLContribution, JobSpec, TemplateSpec
+from core.hookspecs import (
+    AutomationActionSpec,
+    FieldTypeSpec,
+    GraphQLContribution,
+    JobSpec,
+    TemplateSpec,
+)
 from core.metadata import FIELD_TYPES, PluginContribution, TenantModel
 
 __all__ = [
@@ -89,6 +95,7 @@ class _Plugin:
     jobs: tuple[JobSpec, ...]
     templates: tuple[TemplateSpec, ...]
     routes: tuple[Any, ...]
+    actions: tuple[AutomationActionSpec, ...] = ()
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -365,6 +372,10 @@ class PluginHost:
                 field_types[tname] = spec
         jobs = self._listed(name, "tessera_jobs", JobSpec)
         templates = self._listed(name, "tessera_document_templates", TemplateSpec)
+        actions = tuple(
+            dataclasses.replace(a, plugin=name)
+            for a in self._listed(name, "tessera_automation_actions", AutomationActionSpec)
+        )
         routes = tuple(r for result in self._declared(name, "tessera_http_routes") for r in result)
         return _Plugin(
             name=name,
@@ -376,11 +387,13 @@ class PluginHost:
                 version=str(manifest["version"]),
                 entities=MappingProxyType(entities),
                 field_types=MappingProxyType({t: s.base for t, s in field_types.items()}),
+                actions=frozenset(f"{name}.{a.name}" for a in actions),
             ),
             field_types=MappingProxyType(field_types),
             jobs=tuple(dataclasses.replace(j, plugin=name) for j in jobs),
             templates=tuple(dataclasses.replace(t, plugin=name) for t in templates),
             routes=routes,
+            actions=actions,
         )
 
     def _check_field_type(self, name: str, tname: str, spec: object) -> None:
@@ -572,6 +585,14 @@ class PluginHost:
 
     def jobs(self, enabled: Collection[str]) -> list[JobSpec]:
         return [job for p in self._enabled(enabled) for job in p.jobs]
+
+    def automation_action(self, name: str) -> AutomationActionSpec | None:
+        """The automation action ``<plugin>.<name>``, if that plugin is loaded."""
+        plugin, _, local = name.partition(".")
+        found = self._plugins.get(plugin)
+        if found is None:
+            return None
+        return next((a for a in found.actions if a.name == local), None)
 
     def templates(self, enabled: Collection[str]) -> list[TemplateSpec]:
         return [t for p in self._enabled(enabled) for t in p.templates]

@@ -24,6 +24,7 @@ from core.expressions.checker import VarType
 from core.metadata import SYSTEM_FIELDS, EntityDef
 
 __all__ = [
+    "SYSTEM_TYPES",
     "ExpressionError",
     "bindings",
     "from_cel",
@@ -32,7 +33,7 @@ __all__ = [
     "to_cel",
 ]
 
-_SYSTEM_TYPES: dict[str, str] = {
+SYSTEM_TYPES: dict[str, str] = {
     "id": "text",
     "version": "integer",
     "created_at": "datetime",
@@ -40,7 +41,7 @@ _SYSTEM_TYPES: dict[str, str] = {
     "updated_at": "datetime",
     "updated_by": "user",
 }
-assert set(_SYSTEM_TYPES) == set(SYSTEM_FIELDS)
+assert set(SYSTEM_TYPES) == set(SYSTEM_FIELDS)
 
 #: The significant digits a double carries exactly from and to a decimal.
 SIGNIFICANT_DIGITS = 15
@@ -55,7 +56,7 @@ class ExpressionError(TesseraError):
 def record_variables(entity: EntityDef) -> dict[str, VarType]:
     """The variables a record expression (rule, computed field, form rule) sees."""
     fields: dict[str, VarType] = {key: f.value_type for key, f in entity.fields.items()}
-    fields.update(_SYSTEM_TYPES)
+    fields.update(SYSTEM_TYPES)
     return {
         "record": dict(fields),
         "previous": dict(fields),
@@ -154,7 +155,7 @@ def record_to_cel(entity: EntityDef, data: Mapping[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         f = entity.fields.get(key)
-        value_type = f.value_type if f is not None else _SYSTEM_TYPES.get(key)
+        value_type = f.value_type if f is not None else SYSTEM_TYPES.get(key)
         if value_type is not None:
             out[key] = to_cel(value_type, value)
     return out

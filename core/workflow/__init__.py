@@ -1,0 +1,1 @@
+"""Processes as configuration (D6): workflows, approvals, automations, timers."""
