@@ -148,7 +148,15 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         raise UserError("a password needs at least 8 characters")
 
     async def run(rt: Runtime) -> int:
+        manager_id = None
+        if args.manager:
+            manager = await rt.db.get_user(args.tenant, args.manager)
+            if manager is None:
+                raise UserError(f"{args.tenant} has no user {args.manager} (the --manager)")
+            manager_id = manager["id"]
         user_id = await _add_user(rt, args.tenant, args.email, args.role, password, args.name or "")
+        if manager_id is not None:
+            await rt.db.set_manager(args.tenant, user_id, manager_id)
         print(f"added {args.email} to {args.tenant} (id {user_id})")
         return 0
 
@@ -261,6 +269,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- worker ------------------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Deliver the outbox and fire due timers until SIGINT/SIGTERM (or one pass: ``--once``)."""
+    import logging
+    import signal
+
+    from core.delivery import mailer_from_env
+    from core.worker import Worker
+
+    if not args.poll > 0:  # also refuses nan
+        raise UserError(f"--poll must be more than 0 seconds (got {args.poll})")
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1 (got {args.batch})")
+    if not args.lease > 0:
+        raise UserError(f"--lease must be more than 0 seconds (got {args.lease})")
+    if args.max_attempts < 1:
+        raise UserError(f"--max-attempts must be at least 1 (got {args.max_attempts})")
+    if args.id is not None and (not args.id.strip() or args.id.startswith("!")):
+        raise UserError("--id must be a non-empty name not starting with '!'")
+    mailer = mailer_from_env()  # a bad TESSERA_SMTP_URL fails here, before connecting
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("tessera").setLevel(logging.INFO)  # a line per busy pass, deliveries
+
+    async def run(rt: Runtime) -> int:
+        async with Worker(
+            rt,
+            worker_id=args.id,
+            lease_seconds=args.lease,
+            batch=args.batch,
+            max_attempts=args.max_attempts,
+            mailer=mailer,
+        ) as worker:
+            if args.once:
+                await worker.run_once()
+                return 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def on_signal(signum: int) -> None:
+                logging.getLogger("tessera.worker").info(
+                    "%s: stopping after the current item", signal.Signals(signum).name
+                )
+                stop.set()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)  # a second signal stops at once
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, on_signal, sig)
+            logging.getLogger("tessera.worker").info(
+                "worker %s started (poll %.1f s, batch %d, lease %.0f s)",
+                worker.worker_id,
+                args.poll,
+                args.batch,
+                args.lease,
+            )
+            await worker.run(stop, args.poll)
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -303,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", required=True, help="may be repeated")
     p.add_argument("--password", help="prompted when omitted")
     p.add_argument("--name")
+    p.add_argument(
+        "--manager", metavar="EMAIL", help="who approves for this user (approval steps by manager)"
+    )
     p.set_defaults(func=cmd_user_add)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(
@@ -320,6 +398,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print a tenant's GraphQL SDL")
     p.add_argument("tenant")
     p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser(
+        "worker",
+        help="deliver the outbox (plugins, email, webhooks) and fire due timers",
+        description="Runs until SIGINT/SIGTERM, finishing the item in hand. Email: "
+        "TESSERA_SMTP_URL (smtp://[user:pass@]host:port[?starttls=1] or smtps://...) and "
+        "TESSERA_MAIL_FROM; without them emails are only logged. Webhook signatures: "
+        "TESSERA_WEBHOOK_SECRET.",
+    )
+    p.add_argument("--once", action="store_true", help="run one pass and exit")
+    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="idle wait")
+    p.add_argument("--id", help="worker name shown in leases (default host:pid:random)")
+    p.add_argument("--batch", type=int, default=50, metavar="N", help="claims per tenant")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a claim is held before another worker may take it over",
+    )
+    p.add_argument("--max-attempts", type=int, default=10, metavar="N")
+    p.set_defaults(func=cmd_worker)
 
     plugin = sub.add_parser("plugin", help="plugins").add_subparsers(
         dest="plugin_command", required=True

@@ -23,20 +23,12 @@ import asyncpg
 import pytest
 
 from core.store import Database, open_database
+from core.store.migrations import TENANT_TABLES
 
 POSTGRES_SERVER = os.environ.get(
     "TESSERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-_TABLES = (
-    "tenant",
-    "tenant_config",
-    "record",
-    "unique_value",
-    "audit",
-    "outbox",
-    "app_user",
-    "api_token",
-)
+_TABLES = TENANT_TABLES
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

@@ -143,3 +143,29 @@ def test_validate_locates_a_bad_expression(
     err = capsys.readouterr().err
     assert f"{bad}#/forms/widget/sections/0/fields/1/visible_when: EXPRESSION_UNKNOWN_FIELD" in err
     assert f"{bad}#/forms/widget/sections/0/fields/2/required_when: EXPRESSION_INVALID" in err
+
+
+def test_user_add_with_a_manager(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tenant", "apply", str(FIXTURES / "acme.json")]) == 0
+    add = ["user", "add", "acme", "--role", "admin", "--password", "s3cret-pass"]
+    assert main([*add[:3], "boss@example.com", *add[3:]]) == 0
+    assert main([*add[:3], "rep@example.com", *add[3:], "--manager", "BOSS@example.com"]) == 0
+    assert main([*add[:3], "x@example.com", *add[3:], "--manager", "nobody@example.com"]) == 1
+    assert "has no user nobody@example.com" in capsys.readouterr().err
+
+    async def managers() -> dict[str, str | None]:
+        from core.store import default_database_url, open_database
+
+        db = await open_database(default_database_url())
+        try:
+            users = [await db.get_user("acme", f"{n}@example.com") for n in ("boss", "rep", "x")]
+            return {u["email"]: u["manager_id"] for u in users if u}
+        finally:
+            await db.close()
+
+    import asyncio
+
+    found = asyncio.run(managers())
+    assert set(found) == {"boss@example.com", "rep@example.com"}  # x was not added
+    assert found["boss@example.com"] is None
+    assert found["rep@example.com"] is not None

@@ -12,8 +12,6 @@ look-up, the worker's outbox poll) run in the read-only ``system`` scope.
 
 from __future__ import annotations
 
-import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -28,7 +26,9 @@ from piccolo.querystring import QueryString
 
 from core.metadata import NUMBER_SLOTS, TEXT_SLOTS, EntityDef
 from core.query import Filter, OrderBy, Page
+from core.store.approvals import ApprovalStore
 from core.store.errors import UniqueViolation
+from core.store.jobs import JobStore
 from core.store.migrations import MIGRATIONS
 from core.store.querying import (
     Cursor,
@@ -41,7 +41,16 @@ from core.store.querying import (
     order_by_sql,
 )
 from core.store.url import Dialect, parse_database_url
-from core.store.values import as_datetime, bind_number, bind_time, dump_json, load_json, utcnow
+from core.store.values import (
+    as_datetime,
+    bind_number,
+    bind_time,
+    dump_json,
+    load_json,
+    ordered_id,
+    placeholders,
+    utcnow,
+)
 
 __all__ = ["Database", "open_database"]
 
@@ -49,7 +58,9 @@ _SLOTS: tuple[str, ...] = (*TEXT_SLOTS, *NUMBER_SLOTS)
 _RECORD_COLUMNS = (
     "tenant_id, id, entity, version, data, created_at, created_by, updated_at, updated_by"
 )
-_USER_COLUMNS = "tenant_id, id, email, name, password_hash, roles, locale, created_at, active"
+_USER_COLUMNS = (
+    "tenant_id, id, email, name, password_hash, roles, locale, created_at, active, manager_id"
+)
 _OUTBOX_COLUMNS = (
     "tenant_id, id, topic, payload, idempotency_key, created_at, available_at, attempts, "
     "delivered_at, last_error"
@@ -94,18 +105,9 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-def _ordered_id() -> str:
-    """An id that sorts by creation time (ties inside one timestamp keep order)."""
-    return f"{time.time_ns():020d}{secrets.token_hex(4)}"
-
-
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _placeholders(n: int) -> str:
-    return ", ".join("{}" for _ in range(n))
 
 
 class Database:
@@ -120,6 +122,8 @@ class Database:
         self._held: ContextVar[tuple[object, Scope] | None] = ContextVar(
             f"tessera_scope_{id(self)}", default=None
         )
+        self.approvals = ApprovalStore(self)
+        self.jobs = JobStore(self)
 
     # -- plumbing -----------------------------------------------------------
 
@@ -258,6 +262,17 @@ class Database:
         )
         return int(rows[0]["config_version"]) if rows else None
 
+    async def config_at(self, tenant: str, version: int) -> dict[str, Any] | None:
+        """One stored version of the tenant's config (a pinned run's model)."""
+        rows = await self._fetch_as(
+            tenant,
+            "SELECT version, config, version_key, applied_at FROM tenant_config "
+            "WHERE tenant_id = {} AND version = {}",
+            tenant,
+            version,
+        )
+        return self._config_row(rows[0]) if rows else None
+
     async def config_history(self, tenant: str) -> list[dict[str, Any]]:
         rows = await self._fetch_as(
             tenant,
@@ -341,7 +356,7 @@ class Database:
         await self._execute_as(
             tenant,
             f"INSERT INTO record ({_RECORD_COLUMNS}, archived, {', '.join(_SLOTS)}) "
-            f"VALUES ({_placeholders(10 + len(_SLOTS))})",
+            f"VALUES ({placeholders(10 + len(_SLOTS))})",
             tenant,
             id,
             entity,
@@ -416,6 +431,22 @@ class Database:
         )
         return self._record_row(rows[0]) if rows else None
 
+    async def lock_record(self, tenant: str, entity: str, id: str) -> None:
+        """Inside a transaction: hold the record's row until commit (PostgreSQL).
+
+        Serialises decisions that read before they write (a transition checking
+        for a pending approval, say). SQLite's writer transactions already run
+        one at a time.
+        """
+        if self.dialect == "postgresql":
+            await self._fetch_as(
+                tenant,
+                "SELECT id FROM record WHERE tenant_id = {} AND id = {} AND entity = {} FOR UPDATE",
+                tenant,
+                id,
+                entity,
+            )
+
     async def get_records(
         self, tenant: str, entity: str, ids: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
@@ -424,7 +455,7 @@ class Database:
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 rows = await self.fetch(
                     f"SELECT {_RECORD_COLUMNS} FROM record WHERE tenant_id = {{}} "
-                    f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
+                    f"AND id IN ({placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
                     tenant,
                     *chunk,
                     entity,
@@ -438,7 +469,7 @@ class Database:
             for chunk in _chunks(list(dict.fromkeys(ids))):
                 rows = await self.fetch(
                     f"SELECT id FROM record WHERE tenant_id = {{}} "
-                    f"AND id IN ({_placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
+                    f"AND id IN ({placeholders(len(chunk))}) AND entity = {{}} AND NOT archived",
                     tenant,
                     *chunk,
                     entity,
@@ -615,7 +646,7 @@ class Database:
             "INSERT INTO audit (tenant_id, id, record_id, entity, action, actor, at, diff) "
             "VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
             tenant,
-            _ordered_id(),
+            ordered_id(),
             record_id,
             entity,
             action,
@@ -645,10 +676,10 @@ class Database:
         when = self._time(at)
         await self._execute_as(
             tenant,
-            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({_placeholders(10)}) "
+            f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES ({placeholders(10)}) "
             "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
             tenant,
-            _ordered_id(),
+            ordered_id(),
             topic,
             dump_json(payload),
             idempotency_key,
@@ -681,28 +712,6 @@ class Database:
                 row[col] = as_datetime(row[col])
         return rows
 
-    async def mark_delivered(self, tenant: str, id: str, now: datetime) -> None:
-        await self._execute_as(
-            tenant,
-            "UPDATE outbox SET delivered_at = {}, attempts = attempts + 1, last_error = NULL "
-            "WHERE tenant_id = {} AND id = {}",
-            self._time(now),
-            tenant,
-            id,
-        )
-
-    async def mark_failed(self, tenant: str, id: str, error: str, retry_at: datetime) -> None:
-        """Record a failed delivery; the message becomes available again at ``retry_at``."""
-        await self._execute_as(
-            tenant,
-            "UPDATE outbox SET attempts = attempts + 1, last_error = {}, available_at = {} "
-            "WHERE tenant_id = {} AND id = {}",
-            error[:2000],
-            self._time(retry_at),
-            tenant,
-            id,
-        )
-
     # -- users & tokens -----------------------------------------------------
 
     @staticmethod
@@ -720,12 +729,13 @@ class Database:
         password_hash: str,
         roles: Sequence[str],
         locale: str | None,
+        manager_id: str | None = None,
     ) -> str:
         """A new user's id; :class:`UniqueViolation` if the tenant has the email."""
         email = email.strip().lower()
         rows = await self._fetch_as(
             tenant,
-            f"INSERT INTO app_user ({_USER_COLUMNS}) VALUES ({_placeholders(9)}) "
+            f"INSERT INTO app_user ({_USER_COLUMNS}) VALUES ({placeholders(10)}) "
             "ON CONFLICT (tenant_id, email) DO NOTHING RETURNING id",
             tenant,
             _new_id(),
@@ -736,10 +746,33 @@ class Database:
             locale,
             self._time(utcnow()),
             True,
+            manager_id,
         )
         if not rows:
             raise UniqueViolation("app_user", "email", email)
         return str(rows[0]["id"])
+
+    async def set_manager(self, tenant: str, user_id: str, manager_id: str | None) -> None:
+        """Who approves for ``user_id`` when an approval step asks for the owner's manager."""
+        await self._execute_as(
+            tenant,
+            "UPDATE app_user SET manager_id = {} WHERE tenant_id = {} AND id = {}",
+            manager_id,
+            tenant,
+            user_id,
+        )
+
+    async def users_with_roles(self, tenant: str, roles: Sequence[str]) -> list[dict[str, Any]]:
+        """Active users holding any of ``roles``, by email."""
+        rows = await self._fetch_as(
+            tenant,
+            f"SELECT {_USER_COLUMNS} FROM app_user WHERE tenant_id = {{}} AND active "
+            "ORDER BY email",
+            tenant,
+        )
+        wanted = set(roles)
+        users = [self._user_row(r) for r in rows]
+        return [u for u in users if wanted & set(u["roles"])]
 
     async def get_user(self, tenant: str, email: str) -> dict[str, Any] | None:
         rows = await self._fetch_as(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,7 +12,16 @@ import orjson
 
 from core.store.url import Dialect
 
-__all__ = ["as_datetime", "bind_number", "bind_time", "dump_json", "load_json", "utcnow"]
+__all__ = [
+    "as_datetime",
+    "bind_number",
+    "bind_time",
+    "dump_json",
+    "load_json",
+    "ordered_id",
+    "placeholders",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -73,3 +84,13 @@ def load_json(value: Any) -> Any:
     if isinstance(value, str | bytes):
         return orjson.loads(value)
     return value
+
+
+def ordered_id() -> str:
+    """A row id that sorts by creation time (ties inside one timestamp keep order)."""
+    return f"{time.time_ns():020d}{secrets.token_hex(4)}"
+
+
+def placeholders(n: int) -> str:
+    """``{}, {}, ...``: ``n`` parameter slots for a ``QueryString``."""
+    return ", ".join("{}" for _ in range(n))

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from core.store.migrations import m0001_initial, m0002_row_security
+from core.store.migrations import m0001_initial, m0002_row_security, m0003_processes
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "SYSTEM_READ_TABLES", "TENANT_TABLES"]
 
-MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_row_security)
+MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_row_security, m0003_processes)
+
+#: Every table behind the tenant wall, and those the system scope may read.
+TENANT_TABLES: tuple[str, ...] = (*m0002_row_security.TENANT_TABLES, *m0003_processes.NEW_TABLES)
+SYSTEM_READ_TABLES: tuple[str, ...] = (*m0002_row_security.SYSTEM_READ_TABLES, "timer")

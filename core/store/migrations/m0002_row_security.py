@@ -33,16 +33,26 @@ _TENANT = "tenant_id = current_setting('tessera.tenant', true)"
 _SYSTEM = "current_setting('tessera.scope', true) = 'system'"
 
 
+def tenant_wall(table: str) -> list[str]:
+    """The statements that put ``table`` behind the tenant wall (PostgreSQL)."""
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {table} USING ({_TENANT}) WITH CHECK ({_TENANT})",
+    ]
+
+
+def system_read(table: str) -> str:
+    """The policy that lets the system scope read ``table`` across tenants."""
+    return f"CREATE POLICY system_read ON {table} FOR SELECT USING ({_SYSTEM})"
+
+
 def statements(dialect: Dialect) -> list[str]:
     if dialect != "postgresql":
         return []
     out: list[str] = []
     for table in TENANT_TABLES:
-        out += [
-            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-            f"CREATE POLICY tenant_isolation ON {table} USING ({_TENANT}) WITH CHECK ({_TENANT})",
-        ]
+        out += tenant_wall(table)
     for table in SYSTEM_READ_TABLES:
-        out.append(f"CREATE POLICY system_read ON {table} FOR SELECT USING ({_SYSTEM})")
+        out.append(system_read(table))
     return out

@@ -19,7 +19,7 @@ from piccolo.querystring import QueryString
 
 from core.query import Condition, OrderBy
 from core.store import Database, UniqueViolation, open_database
-from core.store.migrations.m0002_row_security import SYSTEM_READ_TABLES, TENANT_TABLES
+from core.store.migrations import SYSTEM_READ_TABLES, TENANT_TABLES
 from tests.api_helpers import Api, acme_config, make_runtime
 from tests.conftest import POSTGRES_SERVER, _run
 from tests.core.store.model import item_entity, slots_for
@@ -153,8 +153,9 @@ async def test_store_methods_work_under_row_security(db: Database) -> None:
 
     assert {m["tenant_id"] for m in await db.pending_outbox()} == {"acme", "globex"}
     [message] = await db.pending_outbox("acme")
-    await db.mark_failed("acme", message["id"], "timeout", NOW)
-    await db.mark_delivered("acme", message["id"], NOW)
+    [claimed] = await db.jobs.claim_outbox("acme", "w1", NOW, 60, 10, 10)
+    assert claimed["id"] == message["id"]  # the claim sees only acme's message
+    assert await db.jobs.finish_outbox("acme", message["id"], "w1", NOW)
     assert [m["tenant_id"] for m in await db.pending_outbox()] == ["globex"]
 
     with pytest.raises(UniqueViolation):

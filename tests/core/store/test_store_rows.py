@@ -143,12 +143,15 @@ async def test_outbox_is_idempotent_and_tracks_delivery(db: Database) -> None:
     assert first["payload"] == {"id": "d1", "amount": "1.10"} and first["attempts"] == 0
     assert [m["topic"] for m in await db.pending_outbox("acme", due=NOW)] == ["record.created"]
 
-    await db.mark_failed("acme", first["id"], "timeout", NOW + timedelta(days=2))
+    # Delivery itself (claims, leases, retries) is the worker's: tests/worker/test_jobs.py.
+    [claimed] = await db.jobs.claim_outbox("acme", "w1", NOW, 60, 1, 10)
+    assert claimed["id"] == first["id"]
+    await db.jobs.retry_outbox("acme", first["id"], "w1", "timeout", NOW + timedelta(days=2))
     again = await db.pending_outbox("acme")
     assert [m["topic"] for m in again] == ["record.updated", "record.created"]
     assert again[1]["attempts"] == 1 and again[1]["last_error"] == "timeout"
-    await db.mark_delivered("acme", first["id"], NOW)
-    assert [m["topic"] for m in await db.pending_outbox("acme")] == ["record.updated"]
+    later = await db.jobs.claim_outbox("acme", "w1", NOW + timedelta(days=3), 60, 5, 10)
+    assert [m["topic"] for m in later] == ["record.updated", "record.created"]
 
 
 async def test_users_have_unique_lower_case_emails_per_tenant(db: Database) -> None:
