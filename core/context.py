@@ -91,3 +91,6 @@ class Operation:
     values: dict[str, Any]
     previous: Record | None = None
     changes: dict[str, Any] = field(default_factory=dict)
+    #: For ``transition``: the workflow transition being completed, and the caller's comment.
+    transition: str | None = None
+    comment: str = ""

@@ -7,20 +7,26 @@ holds the current version; every request compares against it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from core.config import validate_config
-from core.context import CallContext, Principal
+from core.context import CallContext, Principal, utcnow
 from core.errors import ConfigInvalid, NotFound, Problem
 from core.graphql import SchemaRegistry
+from core.hookspecs import JobSpec
 from core.metadata import TenantModel
 from core.plugins import PluginHost
 from core.service import RecordService
 from core.store import Database, default_database_url, open_database
 
 __all__ = ["ApplyResult", "Runtime"]
+
+#: Timer keys of plugin jobs (``job:<plugin>.<name>``) and the record they hang on.
+JOB_PREFIX = "job:"
+JOB_RECORD = "_job"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,10 @@ class Runtime:
         self.schemas = SchemaRegistry(plugins)
         self._models: dict[str, tuple[int, TenantModel]] = {}
         self._shared: dict[str, TenantModel] = {}
+        self._pinned: dict[tuple[str, int], TenantModel] = {}
+        #: What "now" is for work the runtime schedules itself (tests inject a clock).
+        self.clock: Callable[[], datetime] = utcnow
+        self.service.processes.model_at = self.model_at
 
     @classmethod
     async def open(
@@ -86,8 +96,78 @@ class Runtime:
         self._models[tenant] = (current["version"], model)
         return model
 
+    async def model_at(self, tenant: str, version: int) -> TenantModel:
+        """The model of one config version: what a run started under (D6) follows."""
+        cached = self._models.get(tenant)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        pinned = self._pinned.get((tenant, version))
+        if pinned is not None:
+            return pinned
+        stored = await self.db.config_at(tenant, version)
+        if stored is None:
+            raise NotFound(f"tenant '{tenant}' has no config version {version}")
+        model, problems = self.validate(stored["config"])
+        if model is None:
+            raise ConfigInvalid(
+                f"config version {version} of '{tenant}' no longer validates", problems
+            )
+        model = self._shared.setdefault(model.version_key, model)
+        self._pinned[(tenant, version)] = model
+        return model
+
+    async def fire_timer(self, tenant: str, row: Mapping[str, Any]) -> None:
+        """Run what a due timer triggers (called by the worker inside its transaction).
+
+        Plugin jobs (``tessera_jobs``) ride on timers too: ``job:<plugin>.<name>``
+        runs the job, then schedules its next run in the same transaction.
+        """
+        key = str(row["timer_key"])
+        if not key.startswith(JOB_PREFIX):
+            await self.service.processes.fire_timer(tenant, row)
+            return
+        model = await self.model(tenant)
+        now = row.get("now") or utcnow()
+        job = self._job(model, key)
+        if job is None:
+            return  # the plugin was disabled or dropped the job: it is not rescheduled
+        await job.run(tenant, self)
+        await self._schedule_job(tenant, model, job, now)
+
+    @staticmethod
+    def _job_key(job: JobSpec) -> str:
+        return f"{JOB_PREFIX}{job.plugin}.{job.name}"
+
+    def _job(self, model: TenantModel, key: str) -> JobSpec | None:
+        return next((j for j in self.plugins.jobs(model.plugins) if self._job_key(j) == key), None)
+
+    async def _schedule_job(
+        self, tenant: str, model: TenantModel, job: JobSpec, after: datetime
+    ) -> None:
+        version = await self.db.config_version(tenant) or 0
+        due = job.next_run(after, model.timezone)
+        await self.db.jobs.schedule_timer(
+            tenant, self._job_key(job), JOB_PREFIX, JOB_RECORD, due, version, after
+        )
+
+    async def seed_jobs(self, tenant: str, now: datetime | None = None) -> int:
+        """Schedule the first run of every job of the tenant's plugins not yet scheduled."""
+        model = await self.model(tenant)
+        now = now or self.clock()
+        pending = {
+            t["timer_key"]
+            for t in await self.db.jobs.timers_for(tenant, JOB_RECORD)
+            if t["status"] == "pending"
+        }
+        seeded = 0
+        for job in self.plugins.jobs(model.plugins):
+            if self._job_key(job) not in pending:
+                await self._schedule_job(tenant, model, job, now)
+                seeded += 1
+        return seeded
+
     def context(self, model: TenantModel, principal: Principal) -> CallContext:
-        return CallContext(model=model, principal=principal)
+        return CallContext(model=model, principal=principal, clock=self.clock)
 
     async def apply_config(
         self, doc: Mapping[str, Any], *, actor: str = "cli", file: str | None = None
@@ -113,4 +193,5 @@ class Runtime:
                 old_slots = {f.key: f.slot for f in old.fields.values() if f.slot} if old else {}
                 if new_slots != old_slots and old is not None:
                     reindexed[key] = await self.db.backfill_slots(tenant, entity)
+        await self.seed_jobs(tenant)
         return ApplyResult(tenant, version, True, model, reindexed)

@@ -32,6 +32,7 @@ from core.metadata import SYSTEM_FIELDS, EntityDef, FieldDef
 from core.query import And, Condition, Filter, Or, OrderBy, Page
 from core.store import Database, UniqueViolation
 from core.values import coerce, condition_value, from_storage, slot_value, to_storage, unique_key
+from core.workflow.engine import ProcessEngine
 
 __all__ = ["RecordService", "StageHooks"]
 
@@ -64,6 +65,7 @@ class RecordService:
         self.db = db
         self.hooks = hooks
         self.computed = ComputedFields()
+        self.processes = ProcessEngine(self)
 
     # -- helpers -----------------------------------------------------------
 
@@ -105,7 +107,8 @@ class RecordService:
         """Coerce every input value; raise once with every problem found.
 
         ``trusted`` values come from plugin hooks, which may set read-only
-        fields (a computed amount, say); callers may not.
+        fields (a computed amount, say); callers may not, except processes
+        acting as the system (an automation setting a plugin's read-only total).
         """
         problems: list[Problem] = []
         out: dict[str, Any] = {}
@@ -116,7 +119,10 @@ class RecordService:
                     Problem("UNKNOWN_FIELD", f"'{entity.key}' has no field '{key}'", key)
                 )
                 continue
-            if f.read_only and not trusted:
+            # Processes (automations, plugin actions) may fill read-only fields; nobody
+            # writes a computed one.
+            system = ctx.principal.is_system and f.type != "computed"
+            if f.read_only and not (trusted or system):
                 problems.append(
                     Problem("READ_ONLY", "this field cannot be written", f.graphql_name)
                 )
@@ -262,6 +268,10 @@ class RecordService:
             data = self.computed.apply(ctx, entity, data, previous_data or None)
             problems = self._required(entity, data)
             problems += await self._check_references(ctx, entity, op.values)
+            if not problems:
+                problems += await self.processes.rule_problems(
+                    ctx, entity, data, previous_data if op.previous else None, op.action
+                )
             if problems:
                 raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
             await self._claim_uniques(ctx, entity, op.record_id, previous_data, data)
@@ -303,15 +313,20 @@ class RecordService:
             )
             await self._run_hook("post_operation", self.hooks.post_operation(ctx, op, record))
             await self._finish(ctx, entity, op, record, now)
+            await self.processes.after_write(ctx, entity, op, record, previous_data)
         return record
 
     async def _finish(
         self, ctx: CallContext, entity: EntityDef, op: Operation, record: Record, now: Any
     ) -> None:
         actor = ctx.principal.user_id
-        await self.db.append_audit(
-            ctx.tenant, entity.key, record.id, op.action, actor, now, op.changes
-        )
+        action = op.action
+        diff = dict(op.changes)
+        if op.action == "transition":
+            action = f"transition:{op.transition}" if op.transition else "state"
+            if op.comment:
+                diff["_comment"] = op.comment
+        await self.db.append_audit(ctx.tenant, entity.key, record.id, action, actor, now, diff)
         await self.db.enqueue(
             ctx.tenant,
             _TOPICS[op.action],
@@ -322,6 +337,8 @@ class RecordService:
                 "action": op.action,
                 "actor": actor,
                 "changes": op.changes,
+                "transition": op.transition,
+                "comment": op.comment,
             },
             f"{record.id}:{record.version}:{op.action}",
             now,
@@ -343,10 +360,26 @@ class RecordService:
             return record.created_by == ctx.principal.user_id
         return bool(record.data.get(acc.owner_field) == ctx.principal.user_id)
 
-    async def _load(self, ctx: CallContext, edef: EntityDef, id: str, acc: authz.Access) -> Record:
+    async def _load(
+        self,
+        ctx: CallContext,
+        edef: EntityDef,
+        id: str,
+        acc: authz.Access,
+        *,
+        reading: bool = False,
+    ) -> Record:
         """The whole record (unmasked), if it exists and is within the caller's scope."""
         row = await self.db.get_record(ctx.tenant, edef.key, id)
         record = self._record(edef, row) if row is not None else None
+        if (
+            reading
+            and record is not None
+            and not self._in_scope(ctx, acc, record)
+            # An approver reads what they are asked to approve, beyond their scope.
+            and await self.db.approvals.is_asked(ctx.tenant, record.id, ctx.principal.user_id)
+        ):
+            return record
         if record is None or not self._in_scope(ctx, acc, record):
             raise NotFound(
                 f"no {edef.key} with id '{id}'", [Problem("NOT_FOUND", "not found", "id")]
@@ -357,7 +390,7 @@ class RecordService:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
         acc = authz.access(ctx, edef)
-        return self._masked(acc, await self._load(ctx, edef, id, acc))
+        return self._masked(acc, await self._load(ctx, edef, id, acc, reading=True))
 
     async def get_many(
         self, ctx: CallContext, entity: str, ids: Sequence[str]
@@ -454,7 +487,7 @@ class RecordService:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
         acc = authz.access(ctx, edef)
-        await self._load(ctx, edef, id, acc)
+        await self._load(ctx, edef, id, acc, reading=True)
         entries = await self.db.audit_for(ctx.tenant, id)
         if acc.readable is None:
             return entries
@@ -477,7 +510,8 @@ class RecordService:
         acc = authz.access(ctx, edef)
         acc.check_writes(edef, values)
         checked = self._check_values(ctx, edef, values, creating=True)
-        problems = self._required(edef, checked)
+        problems = self.processes.prepare_create(ctx, edef, checked)
+        problems += self._required(edef, checked)
         if problems:
             raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
         if acc.own_only and acc.owner_field != "created_by":
@@ -517,6 +551,9 @@ class RecordService:
                     f"{entity} '{id}' is at version {current.version}, not {expected_version}",
                     [Problem("CONFLICT", "the record has a newer version", "expectedVersion")],
                 )
+            problems = self.processes.check_update(ctx, edef, current, checked)
+            if problems:
+                raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
             op = Operation(
                 entity=entity,
                 action="update",
@@ -566,7 +603,24 @@ class RecordService:
             )
             await self._run_hook("post_operation", self.hooks.post_operation(ctx, op, record))
             await self._finish(ctx, edef, op, record, now)
+            await self.processes.after_write(ctx, edef, op, record, current.data)
         return self._masked(acc, record)
+
+    # -- processes (core.workflow.engine) ------------------------------------
+
+    async def transition(
+        self,
+        ctx: CallContext,
+        entity: str,
+        id: str,
+        transition: str,
+        comment: str | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> Record:
+        """Run a workflow transition (or open its approval); see ``ProcessEngine``."""
+        edef = self._entity(ctx, entity)
+        record = await self.processes.transition(ctx, entity, id, transition, comment, values)
+        return self._masked(authz.access(ctx, edef), record)
 
 
 def _filter_fields(flt: Filter) -> list[str]:

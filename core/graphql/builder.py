@@ -9,7 +9,7 @@ strawberry schema's type map, so they are never built twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from core.errors import ConfigInvalid, Problem
 from core.graphql import resolvers as r
@@ -104,10 +104,12 @@ class _Builder:
         static_query: GraphQLObjectType,
         limits: Limits,
         convert: Callable[[Any], GraphQLField],
+        static_mutation: GraphQLObjectType | None = None,
     ) -> None:
         self.model = model
         self.shared = shared
         self.static_query = static_query
+        self.static_mutation = static_mutation
         self.limits = limits
         self.convert = convert
         self.types: dict[str, GraphQLNamedType] = {}
@@ -402,10 +404,30 @@ class _Builder:
         }
 
     def _mutations(self, entity: EntityDef, node: GraphQLObjectType) -> dict[str, GraphQLField]:
-        # Workflow transitions (transition<Type>) join these when workflows land.
         t = entity.type_name
         id_arg = GraphQLArgument(_nn(GraphQLID))
-        return {
+        out: dict[str, GraphQLField] = {}
+        update_input = self._write_input(entity, creating=False)
+        wf = self.model.processes.workflow_of(entity.key)
+        if wf is not None:
+            names = ", ".join(wf.transitions) or "none"
+            out[f"transition{t}"] = GraphQLField(
+                _nn(node),
+                {
+                    "id": id_arg,
+                    "transition": GraphQLArgument(
+                        _nn(GraphQLString), description=f"One of: {names}."
+                    ),
+                    "comment": GraphQLArgument(GraphQLString),
+                    "input": GraphQLArgument(
+                        update_input,
+                        description="Fields to set with the transition (e.g. required ones).",
+                    ),
+                },
+                resolve=r.transition(entity),
+                description=f"Run a transition of workflow '{wf.key}' on one record.",
+            )
+        return out | {
             f"create{t}": GraphQLField(
                 _nn(node),
                 {"input": GraphQLArgument(_nn(self._write_input(entity, creating=True)))},
@@ -415,7 +437,7 @@ class _Builder:
                 _nn(node),
                 {
                     "id": id_arg,
-                    "input": GraphQLArgument(_nn(self._write_input(entity, creating=False))),
+                    "input": GraphQLArgument(_nn(update_input)),
                     "expectedVersion": GraphQLArgument(
                         GraphQLInt, description="Refuse with CONFLICT unless at this version."
                     ),
@@ -444,7 +466,22 @@ class _Builder:
                 f"/entities/{entity.key}",
             )
         query: dict[str, GraphQLField] = dict(self.static_query.fields)
-        mutation: dict[str, GraphQLField] = {}
+        mutation: dict[str, GraphQLField] = (
+            dict(self.static_mutation.fields) if self.static_mutation else {}
+        )
+        task = self.objects.get("task")
+        if task is not None:
+            query["myTasks"] = GraphQLField(
+                _nn(_list_of(task)),
+                {
+                    "due": GraphQLArgument(
+                        cast(GraphQLEnumType, self.shared["TaskDue"]), default_value="today"
+                    ),
+                    "first": GraphQLArgument(GraphQLInt, default_value=r.DEFAULT_PAGE_SIZE),
+                },
+                resolve=r.my_tasks(self.limits),
+                description="The caller's open tasks by due date, in the tenant's time zone.",
+            )
         for entity in self.model.entities.values():
             node = self.objects[entity.key]
             path = f"/entities/{entity.key}"
@@ -498,6 +535,10 @@ def build_tenant_schema(
     convert: Callable[[Any], GraphQLField],
     reports: Iterable[GraphQLContribution] = (),
     actions: Iterable[GraphQLContribution] = (),
+    *,
+    static_mutation: GraphQLObjectType | None = None,
 ) -> GraphQLSchema:
     """The tenant's GraphQLSchema; raises ConfigInvalid on GraphQL name collisions."""
-    return _Builder(model, shared, static_query, limits, convert).build(reports, actions)
+    return _Builder(model, shared, static_query, limits, convert, static_mutation).build(
+        reports, actions
+    )

@@ -19,6 +19,19 @@ _Records = list[Record]
 class RecordService(Protocol):
     """The one read/write path (core.service) as the GraphQL API uses it."""
 
+    #: Workflows, approvals, reminders (core.workflow.engine.ProcessEngine).
+    processes: Any
+
+    async def transition(
+        self,
+        ctx: CallContext,
+        entity: str,
+        id: str,
+        transition: str,
+        comment: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Record: ...
+
     async def get(self, ctx: CallContext, entity: str, id: str) -> Record: ...
 
     async def get_many(

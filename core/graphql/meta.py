@@ -21,6 +21,8 @@ from core.metadata import (
     TenantModel,
 )
 
+from core.graphql.processes import MetaTransition, MetaWorkflow, workflows_of
+
 __all__ = ["Meta", "meta_for"]
 
 
@@ -246,13 +248,6 @@ class MetaForm:
         return list(self.form.list_columns)
 
 
-@strawberry.type(name="MetaWorkflow", description="A workflow on an entity's status field.")
-class MetaWorkflow:
-    key: str
-    entity: str
-    field: str
-
-
 @strawberry.type(name="MetaTenant")
 class MetaTenant:
     model: strawberry.Private[TenantModel]
@@ -316,9 +311,33 @@ class Meta:
             for f in self.model.forms.values()
         ]
 
-    @strawberry.field
+    @strawberry.field(description="The workflows (state machines) of the tenant's entities.")
     def workflows(self) -> list[MetaWorkflow]:
-        return []
+        return workflows_of(self.model, self.locale)
+
+    @strawberry.field(
+        description="The transitions of a record's workflow from its current state, "
+        "with whether the caller may run each now and why not."
+    )
+    async def transitions(
+        self, info: strawberry.Info, entity: str, id: strawberry.ID
+    ) -> list[MetaTransition]:
+        ctx = info.context
+        options = await ctx.service.processes.options(ctx.call, entity, str(id))
+        return [
+            MetaTransition(
+                key=o.key,
+                label=o.label,
+                to=o.to,
+                to_label=o.to_label,
+                allowed=o.allowed,
+                reason=o.reason,
+                needs_approval=o.needs_approval,
+                required_fields=list(o.required_fields),
+                comment_required=o.comment_required,
+            )
+            for o in options
+        ]
 
     @strawberry.field
     def me(self) -> MetaUser:

@@ -47,8 +47,13 @@ class SchemaRegistry:
         self.static = build_static_schema()
         type_map = self.static._schema.type_map
         self._query: GraphQLObjectType = type_map["Query"]  # type: ignore[assignment]
+        mutation = self.static._schema.mutation_type
+        assert mutation is not None
+        self._mutation: GraphQLObjectType = mutation
         self._shared: Mapping[str, GraphQLNamedType] = {
-            name: t for name, t in type_map.items() if not name.startswith("__") and name != "Query"
+            name: t
+            for name, t in type_map.items()
+            if not name.startswith("__") and name not in ("Query", mutation.name)
         }
         self._schemas: OrderedDict[str, TenantSchema] = OrderedDict()
 
@@ -77,7 +82,14 @@ class SchemaRegistry:
         gc.disable()
         try:
             graphql_schema = build_tenant_schema(
-                model, self._shared, self._query, self.limits, self._convert, reports, actions
+                model,
+                self._shared,
+                self._query,
+                self.limits,
+                self._convert,
+                reports,
+                actions,
+                static_mutation=self._mutation,
             )
             return TenantSchema(self.static, graphql_schema, model.version_key, self.limits)
         finally:

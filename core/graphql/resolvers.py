@@ -205,6 +205,34 @@ def update(edef: EntityDef) -> Resolver:
     return resolve
 
 
+def transition(edef: EntityDef) -> Resolver:
+    async def resolve(
+        _root: Any,
+        info: GraphQLResolveInfo,
+        id: str,
+        transition: str,
+        comment: str | None = None,
+        input: Mapping[str, Any] | None = None,
+    ) -> Record:
+        ctx = _ctx(info)
+        values = to_values(edef, ctx.call.model, input) if input else {}
+        return await ctx.service.transition(ctx.call, edef.key, id, transition, comment, values)
+
+    return resolve
+
+
+def my_tasks(limits: Limits) -> Resolver:
+    async def resolve(
+        _root: Any, info: GraphQLResolveInfo, due: Any = "today", first: int | None = None
+    ) -> list[Record]:
+        ctx = _ctx(info)
+        size = min(first if first is not None else DEFAULT_PAGE_SIZE, limits.max_page_size)
+        window = getattr(due, "value", due)
+        return await ctx.service.processes.my_tasks(ctx.call, str(window), size)
+
+    return resolve
+
+
 def delete(edef: EntityDef) -> Resolver:
     async def resolve(_root: Any, info: GraphQLResolveInfo, id: str) -> Record:
         ctx = _ctx(info)

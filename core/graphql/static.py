@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from core.graphql.context import GraphQLContext
 from core.graphql.loaders import load_user
 from core.graphql.meta import Meta, MetaUser, meta_for
+from core.graphql.processes import ApprovalMutation, ApprovalQuery, TaskDue
 from core.graphql.scalars import DATE, DATETIME, DECIMAL
 
 __all__ = ["FILTER_OPS", "JSON", "AuditEntry", "SortDirection", "build_static_schema"]
@@ -202,7 +203,7 @@ class IDListFilter:
 
 
 @strawberry.type
-class Query:
+class Query(ApprovalQuery):
     @strawberry.field(description="The tenant's model, for screens and tools.")
     def meta(self, info: strawberry.Info) -> Meta:
         ctx: GraphQLContext = info.context
@@ -228,6 +229,7 @@ _SHARED_TYPES: tuple[Any, ...] = (
     User,
     AuditEntry,
     PageInfo,
+    TaskDue,
     StringFilter,
     IntFilter,
     DecimalFilter,
@@ -243,6 +245,7 @@ def build_static_schema() -> strawberry.Schema:
     """The shared part, built once; tenant schemas borrow its types and state."""
     return strawberry.Schema(
         query=Query,
+        mutation=ApprovalMutation,
         types=_SHARED_TYPES,
         config=StrawberryConfig(default_resolver=_attr),
         scalar_overrides={Decimal: DECIMAL, date: DATE, datetime: DATETIME},
