@@ -7,6 +7,13 @@ is checked with the same :func:`core.values.coerce` the service uses, so a
 sample never breaks a field rule (required, range, length, pattern, enum,
 uniqueness). Names, addresses and phone numbers follow the tenant's default
 locale. The output depends only on the model, ``seed``, ``scale`` and ``now``.
+
+Processes shape the samples too (docs/workflows.md): a record of an entity
+with a workflow rests in a state it could have reached — it carries the
+fields every transition on the way requires and passed their guards — and
+every sample satisfies its entity's validation rules, so the service accepts
+it. The loader creates such records as the system, the one caller that may
+place a record outside the initial state.
 """
 
 from __future__ import annotations
@@ -26,8 +33,11 @@ from zoneinfo import ZoneInfo
 from babel.numbers import get_currency_precision
 from faker import Faker
 
+from core.context import Principal
+from core.expressions import Expression, ExpressionError, bindings, record_to_cel
 from core.metadata import EntityDef, FieldDef, TenantModel
 from core.values import coerce, unique_key
+from core.workflow.definitions import Transition, Workflow
 
 __all__ = [
     "DEFAULT_NOW",
@@ -73,6 +83,8 @@ _FAKER_LOCALES = {
 _LOCALE_COUNTRY = {"zh_CN": "CN", "es_ES": "ES", "fil_PH": "PH", "en_PH": "PH", "en_US": "US"}
 
 _ATTEMPTS = 25
+#: Fresh drafts of a record before one that satisfies its entity's rules is given up.
+_RULE_ATTEMPTS = 8
 _RELATIONS = ("relation", "relation_list")
 _TEXTUAL = ("text", "long_text", "email", "phone", "url")
 
@@ -81,6 +93,8 @@ _COMPANY_ENTITIES = frozenset(
     {"account", "company", "organization", "organisation", "supplier", "vendor", "partner"}
 )
 _CODE_KEYS = frozenset({"number", "code", "model", "sku", "serial", "reference", "ref"})
+#: Fields of the built-in ``task`` that only processes set (what it is about, which rule).
+_PROCESS_TASK_FIELDS = frozenset({"related_entity", "related_id", "source"})
 _PROSE_KEYS = frozenset(
     {"description", "notes", "note", "comment", "comments", "problem", "solution", "body"}
 )
@@ -220,7 +234,12 @@ class _Generator:
             self.tz: ZoneInfo = ZoneInfo(model.timezone)
         except (KeyError, ValueError):
             self.tz = ZoneInfo("UTC")
+        self.now = now
         self.today = now.astimezone(self.tz).date()
+        # Who ``user`` is when guards and rules are evaluated on a sample.
+        self.principal = Principal(
+            tenant=model.tenant, user_id="demo", email="demo@example.invalid", roles=("admin",)
+        )
         self.refs: dict[str, list[str]] = {}
         self.by_ref: dict[str, dict[str, Any]] = {}
         self.seen: dict[tuple[str, str], set[str]] = {}
@@ -232,7 +251,7 @@ class _Generator:
         refs = self.refs.setdefault(entity.key, [])
         out: list[SampleRecord] = []
         for i in range(1, n + 1):
-            values = self.values(entity, i)
+            values = self.processed_values(entity, i)
             if values is None:
                 continue
             ref = f"{entity.key}:{i}"
@@ -240,6 +259,26 @@ class _Generator:
             self.by_ref[ref] = values
             out.append(SampleRecord(entity.key, ref, values))
         return out
+
+    def processed_values(self, entity: EntityDef, i: int) -> dict[str, Any] | None:
+        """Values in a workflow state the record could be in, satisfying every rule.
+
+        A draft that breaks a rule is drawn again, a few times; then the record
+        is left out, as the service would refuse it. (Rules that read computed
+        fields see them absent here.)
+        """
+        processes = getattr(self.model, "processes", None)
+        workflow = processes.workflow_of(entity.key) if processes is not None else None
+        rules = processes.rules.get(entity.key, ()) if processes is not None else ()
+        for _ in range(_RULE_ATTEMPTS):
+            values = self.values(entity, i)
+            if values is None:
+                return None
+            if workflow is not None:
+                self._place_in_workflow(entity, workflow, i, values)
+            if all(self._holds(r.expression, entity, values) for r in rules if "create" in r.on):
+                return values
+        return None
 
     def values(self, entity: EntityDef, i: int) -> dict[str, Any] | None:
         values: dict[str, Any] = {}
@@ -260,6 +299,8 @@ class _Generator:
         return values
 
     def _fill_rate(self, entity: EntityDef, f: FieldDef) -> float:
+        if entity.key == "task" and f.key in _PROCESS_TASK_FIELDS:
+            return 0.0  # set by the automation that creates a task, not by hand
         if f.target == entity.key:
             return 0.25  # hierarchies are shallow: most records have no parent
         if f.value_type == "long_text":
@@ -297,6 +338,74 @@ class _Generator:
                 seen.add(key)
             return value
         return None
+
+    # -- processes --------------------------------------------------------
+
+    def _place_in_workflow(
+        self, entity: EntityDef, wf: Workflow, i: int, values: dict[str, Any]
+    ) -> None:
+        """Set the status to a state drawn among those a record can rest in.
+
+        The record walks the shortest chain of transitions from the initial
+        state to the drawn one, gaining the fields each transition requires;
+        where a guard does not hold it stops, in the state it reached. An
+        approval's pending state is never drawn: it needs an open approval.
+        """
+        pending = {
+            t.approval.pending_state
+            for t in wf.transitions.values()
+            if t.approval is not None and t.approval.pending_state is not None
+        }
+        resting = [key for key in wf.states if key not in pending]
+        state = wf.initial
+        for t in _path(wf, wf.initial, self.rng.choice(resting), pending):
+            if not self._fill(entity, i, values, t.required_fields):
+                break
+            if t.guard is not None and not self._holds(t.guard, entity, values):
+                break
+            state = t.to
+        values[wf.field] = state
+
+    def _fill(self, entity: EntityDef, i: int, values: dict[str, Any], keys: Sequence[str]) -> bool:
+        for key in keys:
+            f = entity.fields[key]
+            if f.value_type == "user" or values.get(key) is not None:
+                continue  # the loader gives every user field a demo user
+            if f.read_only or f.type == "computed":
+                return False  # only the system sets it: the record cannot get further
+            value = self.value(entity, f, i, values)
+            if value is None:
+                return False
+            values[key] = value
+        return True
+
+    def _holds(self, expr: Expression, entity: EntityDef, values: Mapping[str, Any]) -> bool:
+        """``expr`` over a sample as the engine would see it after the write."""
+        data: dict[str, Any] = {}
+        for key, f in entity.fields.items():
+            if key not in values and f.default is not None and not f.read_only:
+                default, problem = coerce(f, f.default, self.model)
+                if problem is None:
+                    data[key] = default
+        data.update(values)
+        variables = bindings(
+            entity,
+            data,
+            previous=None,
+            principal=self.principal,
+            now=self.now,
+            timezone=str(self.tz),
+        )
+        related: dict[str, Any] = {}
+        for key, f in entity.fields.items():
+            ref = data.get(key)
+            if f.value_type == "relation" and isinstance(ref, str) and ref in self.by_ref:
+                related[key] = record_to_cel(self.model.entities[str(f.target)], self.by_ref[ref])
+        variables["related"] = related
+        try:
+            return expr.evaluate(variables) is True
+        except ExpressionError:
+            return False
 
     # -- relations --------------------------------------------------------
 
@@ -590,6 +699,24 @@ class _Generator:
         while len(text) < lo:
             text = f"{text}{sep}{self.fake.word()}" if text else str(self.fake.word())
         return text
+
+
+def _path(wf: Workflow, start: str, goal: str, avoid: set[str]) -> list[Transition]:
+    """The shortest chain of transitions from ``start`` to ``goal`` (breadth first)."""
+    came: dict[str, tuple[str, Transition] | None] = {start: None}
+    queue = [start]
+    while queue and goal not in came:
+        here = queue.pop(0)
+        for t in wf.transitions.values():
+            if t.to not in came and t.to not in avoid and t.leaves(here, wf):
+                came[t.to] = (here, t)
+                queue.append(t.to)
+    path: list[Transition] = []
+    node = goal if goal in came else start
+    while (step := came[node]) is not None:
+        node, t = step
+        path.append(t)
+    return path[::-1]
 
 
 def _bounds(f: FieldDef, lo: Decimal, hi: Decimal) -> tuple[Decimal, Decimal]:

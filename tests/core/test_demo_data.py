@@ -185,7 +185,8 @@ def test_kitchen_model_samples_satisfy_every_rule() -> None:
     samples = generate_sample_data(model, counts={"*": 40})
     assert_valid(model, samples)
     by_entity = Counter(s.entity for s in samples)
-    assert by_entity == {"account": 40, "contact": 40, "node": 40, "edge": 40}
+    # ``task`` is an entity of every tenant (core.builtin_entities).
+    assert by_entity == {"account": 40, "contact": 40, "node": 40, "edge": 40, "task": 40}
     contact = next(s for s in samples if s.entity == "contact")
     assert re.fullmatch(r"(ab|cd)-([xy])\2", contact.values["tag"])
     assert "odd" not in contact.values  # a look-ahead pattern cannot be sampled: left empty
@@ -251,7 +252,7 @@ def test_deterministic_for_a_seed() -> None:
 
 def test_scale_multiplies_counts() -> None:
     model = kitchen_model()
-    assert len(generate_sample_data(model, counts=SMALL, scale=2)) == 2 * 4 * 12
+    assert len(generate_sample_data(model, counts=SMALL, scale=2)) == 2 * 5 * 12  # + task
     assert generate_sample_data(model, counts=SMALL, scale=0) == []
     with pytest.raises(ValueError):
         generate_sample_data(model, scale=-1)
@@ -279,7 +280,7 @@ def test_unsatisfiable_required_unique_field_drops_records() -> None:
         }
     }
     model = build_tenant_model(_tenant(entities), {})
-    samples = generate_sample_data(model, counts={"*": 10})
+    samples = generate_sample_data(model, counts={"*": 10, "task": 0})
     assert sorted(s.values["code"] for s in samples) == ["A", "B"]
 
 
