@@ -10,8 +10,8 @@ Field access per role is ``hidden``, ``read`` or ``write``; a field a role
 does not mention is writable unless the role turns ``field_security`` on,
 which makes unmentioned fields hidden (default deny). Record scope is ``own``
 (records whose owner — the entity's ``owner`` user field, else its creator —
-is the user) or ``all``; ``team`` reaches no further than ``own`` until the
-org tree exists. With several roles the most generous grant wins. Filters and
+is the user), ``team`` (owned by the user or by anyone who reports to them,
+directly or not, through users' managers: the tenant's org tree) or ``all``. With several roles the most generous grant wins. Filters and
 sorts on fields the caller cannot read are refused, so hidden values cannot be
 probed.
 """
@@ -30,8 +30,7 @@ __all__ = ["ACTIONS", "Access", "access", "allowed", "owner_field", "require"]
 
 ACTIONS = ("create", "read", "update", "delete", "transition", "run")
 _LEVELS = {"hidden": 0, "read": 1, "write": 2}
-# Until the org tree exists, "team" reaches no further than "own" (least privilege).
-_SCOPES = {"own": 0, "team": 0, "all": 2}
+_SCOPES = {"own": 0, "team": 1, "all": 2}
 
 
 def _grants(permissions: Mapping[str, Any], entity: str) -> Iterable[str]:
@@ -77,8 +76,15 @@ class Access:
 
     readable: frozenset[str] | None  # None: every field
     writable: frozenset[str] | None
-    own_only: bool
+    own_only: bool  # limited to some owners: the user's own records, or their team's
     owner_field: str
+    team: bool = False
+    #: With ``team``: the user and everyone below them (filled in by the service).
+    members: frozenset[str] | None = None
+
+    def owners(self, user_id: str) -> frozenset[str]:
+        """Whose records are in scope (only meaningful when ``own_only``)."""
+        return self.members if self.team and self.members else frozenset({user_id})
 
     def can_read(self, field: str) -> bool:
         return self.readable is None or field in self.readable
@@ -129,6 +135,7 @@ def access(ctx: CallContext, entity: EntityDef) -> Access:
     return Access(
         None if len(readable) == len(levels) else readable,
         None if len(writable) == len(levels) else writable,
-        scope == _SCOPES["own"],
+        scope < _SCOPES["all"],
         owner_field(entity),
+        team=scope == _SCOPES["team"],
     )

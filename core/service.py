@@ -39,6 +39,7 @@ __all__ = ["RecordService", "StageHooks"]
 log = logging.getLogger(__name__)
 
 _UPDATE_RETRIES = 5
+_TEAM = "team_members"  # CallContext.extra: the caller's team, resolved once per call
 _Rows = list[dict[str, Any]]
 _TOPICS = {
     "create": "record.created",
@@ -352,13 +353,24 @@ class RecordService:
             return record
         return dataclasses.replace(record, data=acc.visible(record.data))
 
+    async def _access(self, ctx: CallContext, edef: EntityDef) -> authz.Access:
+        """The caller's access to ``edef``, with their team resolved for ``team`` scope."""
+        acc = authz.access(ctx, edef)
+        if not acc.team:
+            return acc
+        members = ctx.extra.get(_TEAM)
+        if members is None:  # once per call: the org tree does not change mid-request
+            members = ctx.extra[_TEAM] = await self.db.team_of(ctx.tenant, ctx.principal.user_id)
+        return dataclasses.replace(acc, members=members)
+
     @staticmethod
     def _in_scope(ctx: CallContext, acc: authz.Access, record: Record) -> bool:
         if not acc.own_only:
             return True
+        owners = acc.owners(ctx.principal.user_id)
         if acc.owner_field == "created_by":
-            return record.created_by == ctx.principal.user_id
-        return bool(record.data.get(acc.owner_field) == ctx.principal.user_id)
+            return record.created_by in owners
+        return record.data.get(acc.owner_field) in owners
 
     async def _load(
         self,
@@ -389,7 +401,7 @@ class RecordService:
     async def get(self, ctx: CallContext, entity: str, id: str) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         return self._masked(acc, await self._load(ctx, edef, id, acc, reading=True))
 
     async def get_many(
@@ -397,7 +409,7 @@ class RecordService:
     ) -> dict[str, Record]:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         rows = await self.db.get_records(ctx.tenant, entity, list(dict.fromkeys(ids)))
         records = (self._record(edef, row) for row in rows.values())
         return {r.id: self._masked(acc, r) for r in records if self._in_scope(ctx, acc, r)}
@@ -429,7 +441,12 @@ class RecordService:
         stored = self._storage_filter(ctx, edef, flt) if flt is not None else None
         if not acc.own_only:
             return stored
-        mine = Condition(acc.owner_field, "eq", ctx.principal.user_id)
+        owners = sorted(acc.owners(ctx.principal.user_id))
+        mine = (
+            Condition(acc.owner_field, "eq", owners[0])
+            if len(owners) == 1
+            else Condition(acc.owner_field, "in", owners)
+        )
         return mine if stored is None else And((mine, stored))
 
     def _storage_filter(self, ctx: CallContext, entity: EntityDef, flt: Filter) -> Filter:
@@ -469,7 +486,7 @@ class RecordService:
     ) -> tuple[list[Record], Page]:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         self._check_readable(edef, acc, [o.field for o in order], "sort by")
         stored_filter = self._scoped_filter(ctx, edef, acc, filter)
         page = await self.db.query_records(ctx.tenant, edef, stored_filter, order, first, after)
@@ -478,7 +495,7 @@ class RecordService:
     async def count(self, ctx: CallContext, entity: str, filter: Filter | None) -> int:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         return await self.db.count_records(
             ctx.tenant, edef, self._scoped_filter(ctx, edef, acc, filter)
         )
@@ -486,7 +503,7 @@ class RecordService:
     async def audit(self, ctx: CallContext, entity: str, id: str) -> _Rows:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "read")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         await self._load(ctx, edef, id, acc, reading=True)
         entries = await self.db.audit_for(ctx.tenant, id)
         if acc.readable is None:
@@ -507,7 +524,7 @@ class RecordService:
     async def create(self, ctx: CallContext, entity: str, values: Mapping[str, Any]) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "create")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         acc.check_writes(edef, values)
         checked = self._check_values(ctx, edef, values, creating=True)
         problems = self.processes.prepare_create(ctx, edef, checked)
@@ -515,15 +532,15 @@ class RecordService:
         if problems:
             raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
         if acc.own_only and acc.owner_field != "created_by":
-            # A user limited to their own records creates records they own.
+            # A user limited to their own (or team's) records creates records in scope.
             checked.setdefault(acc.owner_field, ctx.principal.user_id)
-            if checked[acc.owner_field] != ctx.principal.user_id:
+            if checked[acc.owner_field] not in acc.owners(ctx.principal.user_id):
                 raise Forbidden(
-                    "you may only create records you own",
+                    "you may only create records you (or your team) own",
                     [
                         Problem(
                             "FORBIDDEN",
-                            "must be yourself",
+                            "must be yourself or someone in your team",
                             edef.fields[acc.owner_field].graphql_name,
                         )
                     ],
@@ -541,7 +558,7 @@ class RecordService:
     ) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "update")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         acc.check_writes(edef, values)
         checked = self._check_values(ctx, edef, values)
         for _attempt in range(_UPDATE_RETRIES):
@@ -573,7 +590,7 @@ class RecordService:
     async def delete(self, ctx: CallContext, entity: str, id: str) -> Record:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "delete")
-        acc = authz.access(ctx, edef)
+        acc = await self._access(ctx, edef)
         current = await self._load(ctx, edef, id, acc)
         op = Operation(entity=entity, action="delete", record_id=id, values={}, previous=current)
         await self._run_hook("pre_validate", self.hooks.pre_validate(ctx, op))
@@ -620,7 +637,7 @@ class RecordService:
         """Run a workflow transition (or open its approval); see ``ProcessEngine``."""
         edef = self._entity(ctx, entity)
         record = await self.processes.transition(ctx, entity, id, transition, comment, values)
-        return self._masked(authz.access(ctx, edef), record)
+        return self._masked(await self._access(ctx, edef), record)
 
 
 def _filter_fields(flt: Filter) -> list[str]:

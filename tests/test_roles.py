@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -184,3 +185,58 @@ async def test_field_security_default_deny_and_entity_actions(api: Api) -> None:
     assert error_codes(
         await gql(api, "rep1", "mutation($id: ID!) { deleteDeal(id: $id) { id } }", {"id": deal})
     ) == ["FORBIDDEN"]
+
+
+async def test_team_scope_follows_the_org_tree(db: Database) -> None:
+    """A lead sees their own records and those of everyone below them, not their peers'."""
+    doc = copy.deepcopy(CONFIG)
+    doc["roles"]["lead"] = {
+        "label": {"en": "Team lead"},
+        "permissions": {"entities": {"deal": ["create", "read", "update"]}, "record_scope": "team"},
+    }
+    api = Api(await make_runtime(db))
+    await api.runtime.apply_config(doc)
+    ids: dict[str, str] = {}
+    tokens: dict[str, str] = {}
+    # head <- lead <- rep1 <- rep2 (rep2 reports to rep1), and peer reports to head.
+    tree = {"head": None, "lead": "head", "rep1": "lead", "rep2": "rep1", "peer": "head"}
+    roles = {"head": "lead", "lead": "lead", "rep1": "rep", "rep2": "rep", "peer": "rep"}
+    for name, manager in tree.items():
+        ids[name] = await db.add_user(
+            "roles",
+            f"{name}@x.test",
+            name,
+            "h",
+            [roles[name]],
+            "en",
+            ids[manager] if manager else None,
+        )
+        tokens[name] = await issue_token(db, "roles", ids[name])
+    for name in tree:
+        body = await api.gql(
+            "roles", tokens[name], f'mutation {{ createDeal(input: {{name: "{name}"}}) {{ id }} }}'
+        )
+        assert "errors" not in body, body
+
+    async def visible(who: str) -> set[str]:
+        body = await api.gql("roles", tokens[who], "{ deals { edges { node { name } } } }")
+        return {e["node"]["name"] for e in body["data"]["deals"]["edges"]}
+
+    assert await visible("lead") == {"lead", "rep1", "rep2"}
+    assert await visible("head") == set(tree)
+    assert await visible("rep1") == {"rep1"}  # "own": their own, though rep2 reports to them
+    # By id too, and a lead may hand a new deal to someone in the team, not outside it.
+    peer_deal = await api.gql("roles", tokens["peer"], "{ deals { edges { node { id } } } }")
+    pid = peer_deal["data"]["deals"]["edges"][0]["node"]["id"]
+    q = "query($id: ID!) { deal(id: $id) { name } }"
+    assert error_codes(await api.gql("roles", tokens["lead"], q, {"id": pid})) == ["NOT_FOUND"]
+    assert (await api.gql("roles", tokens["head"], q, {"id": pid}))["data"]["deal"] == {
+        "name": "peer"
+    }
+    give = 'mutation($o: ID!) { createDeal(input: {name: "x", ownerId: $o}) { owner { email } } }'
+    body = await api.gql("roles", tokens["lead"], give, {"o": ids["rep2"]})
+    assert body["data"]["createDeal"]["owner"]["email"] == "rep2@x.test"
+    assert error_codes(await api.gql("roles", tokens["lead"], give, {"o": ids["peer"]})) == [
+        "FORBIDDEN"
+    ]
+    await api.close()

@@ -762,6 +762,24 @@ class Database:
             user_id,
         )
 
+    async def team_of(self, tenant: str, user_id: str) -> frozenset[str]:
+        """``user_id`` and everyone who reports to them, directly or not (the org tree)."""
+        rows = await self._fetch_as(
+            tenant,
+            "SELECT id, manager_id FROM app_user WHERE tenant_id = {} AND manager_id IS NOT NULL",
+            tenant,
+        )
+        reports: dict[str, list[str]] = {}
+        for row in rows:
+            reports.setdefault(str(row["manager_id"]), []).append(str(row["id"]))
+        team, todo = {user_id}, [user_id]
+        while todo:  # a cycle in the tree (a data mistake) ends: each user is visited once
+            for member in reports.get(todo.pop(), ()):
+                if member not in team:
+                    team.add(member)
+                    todo.append(member)
+        return frozenset(team)
+
     async def users_with_roles(self, tenant: str, roles: Sequence[str]) -> list[dict[str, Any]]:
         """Active users holding any of ``roles``, by email."""
         rows = await self._fetch_as(

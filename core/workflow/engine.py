@@ -336,7 +336,7 @@ class ProcessEngine:
         if wf is None:
             return []
         authz.require(ctx, entity.key, "read")
-        acc = authz.access(ctx, entity)
+        acc = await self.service._access(ctx, entity)
         record = await self.service._load(ctx, entity, id, acc)
         pending = await self.db.approvals.pending_for_record(ctx.tenant, id)
         out: list[TransitionOption] = []
@@ -400,7 +400,7 @@ class ProcessEngine:
                     )
                 ],
             )
-        acc = authz.access(ctx, entity)
+        acc = await self.service._access(ctx, entity)
         given = dict(values or {})
         acc.check_writes(entity, given)
         checked = self.service._check_values(ctx, entity, given) if given else {}
@@ -844,7 +844,9 @@ class ProcessEngine:
     ) -> list[dict[str, Any]]:
         entity = self.service._entity(ctx, entity_key)
         authz.require(ctx, entity.key, "read")
-        await self.service._load(ctx, entity, id, authz.access(ctx, entity), reading=True)
+        await self.service._load(
+            ctx, entity, id, await self.service._access(ctx, entity), reading=True
+        )
         return await self.approvals_view(ctx, await self.db.approvals.for_record(ctx.tenant, id))
 
     # -- after every write: automations and timers -------------------------------------
