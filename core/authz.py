@@ -26,7 +26,7 @@ from core.context import CallContext
 from core.errors import Forbidden, Problem
 from core.metadata import EntityDef
 
-__all__ = ["ACTIONS", "Access", "access", "allowed", "owner_field", "require"]
+__all__ = ["ACTIONS", "Access", "access", "allowed", "hidden_fields", "owner_field", "require"]
 
 ACTIONS = ("create", "read", "update", "delete", "transition", "run")
 _LEVELS = {"hidden": 0, "read": 1, "write": 2}
@@ -139,3 +139,19 @@ def access(ctx: CallContext, entity: EntityDef) -> Access:
         owner_field(entity),
         team=scope == _SCOPES["team"],
     )
+
+
+def hidden_fields(ctx: CallContext) -> dict[str, frozenset[str]]:
+    """Entity -> the fields the caller's roles cannot read (only entities with some).
+
+    Depends on the model and the caller's roles only, so one GraphQL schema
+    serves every user with the same role set.
+    """
+    if _unrestricted(ctx):
+        return {}
+    out: dict[str, frozenset[str]] = {}
+    for entity in ctx.model.entities.values():
+        readable = access(ctx, entity).readable
+        if readable is not None:
+            out[entity.key] = frozenset(entity.fields) - readable
+    return {k: v for k, v in out.items() if v}

@@ -153,10 +153,10 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
             if operation is not None and not isinstance(operation, str):
                 raise BadRequest("'operationName' must be a string")
             model = await runtime.model(tenant)
-            schema = runtime.schemas.get(model)
-            context = GraphQLContext(
-                call=runtime.context(model, principal), service=runtime.service
-            )
+            call = runtime.context(model, principal)
+            # Each role set sees a schema without the fields it may not read.
+            schema = runtime.schemas.get(model, runtime.hidden_fields(call))
+            context = GraphQLContext(call=call, service=runtime.service)
             result = await schema.execute(payload["query"], variables, operation, context)
         except TesseraError as err:
             return _error_response(err)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core import authz
 from core.config import validate_config
 from core.context import CallContext, Principal, utcnow
 from core.errors import ConfigInvalid, NotFound, Problem
@@ -47,6 +48,7 @@ class Runtime:
         self._models: dict[str, tuple[int, TenantModel]] = {}
         self._shared: dict[str, TenantModel] = {}
         self._pinned: dict[tuple[str, int], TenantModel] = {}
+        self._hidden: dict[tuple[str, bool, tuple[str, ...]], dict[str, frozenset[str]]] = {}
         #: What "now" is for work the runtime schedules itself (tests inject a clock).
         self.clock: Callable[[], datetime] = utcnow
         self.service.processes.model_at = self.model_at
@@ -165,6 +167,16 @@ class Runtime:
                 await self._schedule_job(tenant, model, job, now)
                 seeded += 1
         return seeded
+
+    def hidden_fields(self, ctx: CallContext) -> dict[str, frozenset[str]]:
+        """What the caller's role set may not read, memoised per model and role set."""
+        key = (ctx.model.version_key, ctx.principal.is_system, tuple(sorted(ctx.principal.roles)))
+        found = self._hidden.get(key)
+        if found is None:
+            if len(self._hidden) > 4096:
+                self._hidden.clear()
+            found = self._hidden[key] = authz.hidden_fields(ctx)
+        return found
 
     def context(self, model: TenantModel, principal: Principal) -> CallContext:
         return CallContext(model=model, principal=principal, clock=self.clock)

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from core.context import Principal
+from core.errors import Forbidden
+from core.query import Condition, OrderBy
 from core.security import hash_password, issue_token
 from core.store import Database
 from tests.api_helpers import Api, error_codes, make_runtime
@@ -134,15 +137,32 @@ async def test_field_access_read_hidden_and_write(api: Api) -> None:
             "message": "your roles do not allow changing this field",
         }
     ]
-    seen = await gql(
-        api, "rep1", "query($id: ID!) { deal(id: $id) { name margin secret } }", {"id": deal}
+    seen = await gql(api, "rep1", "query($id: ID!) { deal(id: $id) { name margin } }", {"id": deal})
+    assert seen["data"]["deal"] == {"name": "d", "margin": "12.5"}
+    # The rep's schema has no hidden field at all: not in the type, filters or sorts.
+    for probe in (
+        "query($id: ID!) { deal(id: $id) { secret } }",
+        '{ deals(filter: {secret: {eq: "s3"}}) { totalCount } }',
+        "{ deals(orderBy: [{field: secret}]) { totalCount } }",
+        'mutation($id: ID!) { updateDeal(id: $id, input: {secret: "x"}) { id } }',
+    ):
+        body = await gql(api, "rep1", probe, {"id": deal} if "$id" in probe else None)
+        assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+    # Nor in the model the screens read.
+    meta = await gql(api, "rep1", "{ meta { entities { key fields { key } } } }")
+    [deal_meta] = [e for e in meta["data"]["meta"]["entities"] if e["key"] == "deal"]
+    assert {f["key"] for f in deal_meta["fields"]} == {"name", "margin", "owner"}
+    # Below the schema, the service refuses probes through filters and sorting too.
+    model = await api.runtime.model("roles")
+    rep = await api.runtime.db.get_user("roles", "rep1@x.test")
+    assert rep is not None
+    ctx = api.runtime.context(
+        model, Principal("roles", rep["id"], rep["email"], roles=tuple(rep["roles"]))
     )
-    assert seen["data"]["deal"] == {"name": "d", "margin": "12.5", "secret": None}
-    # Hidden fields cannot be probed through filters or sorting.
-    probe = await gql(api, "rep1", '{ deals(filter: {secret: {eq: "s3"}}) { totalCount } }')
-    assert error_codes(probe) == ["FORBIDDEN"]
-    probe = await gql(api, "rep1", "{ deals(orderBy: [{field: secret}]) { totalCount } }")
-    assert error_codes(probe) == ["FORBIDDEN"]
+    with pytest.raises(Forbidden):
+        await api.runtime.service.list(ctx, "deal", Condition("secret", "eq", "s3"), [], 10, None)
+    with pytest.raises(Forbidden):
+        await api.runtime.service.list(ctx, "deal", None, [OrderBy("secret")], 10, None)
     # Writing what they may write keeps what they cannot see.
     body = await gql(
         api,
@@ -171,11 +191,14 @@ async def test_field_security_default_deny_and_entity_actions(api: Api) -> None:
         {"id": deal},
     )
     body = await gql(api, "aud", "{ deals { totalCount edges { node { name margin secret } } } }")
-    assert body["data"]["deals"]["edges"][0]["node"] == {
-        "name": "visible name",
-        "margin": None,
-        "secret": None,
-    }
+    assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}  # not in the auditor's schema
+    body = await gql(api, "aud", "{ deals { totalCount edges { node { name owner { id } } } } }")
+    assert "errors" not in body, body
+    assert body["data"]["deals"]["edges"][0]["node"]["name"] == "visible name"
+    sdl = api.runtime.schemas.get(
+        await api.runtime.model("roles"), {"deal": frozenset({"margin", "secret"})}
+    ).sdl()
+    assert "margin" not in sdl and "secret" not in sdl and "name: String" in sdl
     for mutation in (
         'mutation { createDeal(input: {name: "no"}) { id } }',
         "mutation($id: ID!) { deleteDeal(id: $id) { id } }",

@@ -105,8 +105,10 @@ class _Builder:
         limits: Limits,
         convert: Callable[[Any], GraphQLField],
         static_mutation: GraphQLObjectType | None = None,
+        hidden: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.model = model
+        self.hidden = hidden or {}
         self.shared = shared
         self.static_query = static_query
         self.static_mutation = static_mutation
@@ -118,6 +120,11 @@ class _Builder:
         self.problems: list[Problem] = []
 
     # -- helpers -----------------------------------------------------------
+
+    def _visible(self, entity: EntityDef) -> list[FieldDef]:
+        """The fields this schema shows: a role set's schema leaves out what it cannot read."""
+        hidden = self.hidden.get(entity.key, frozenset())
+        return [f for f in entity.fields.values() if f.key not in hidden]
 
     def _problem(self, message: str, path: str) -> None:
         self.problems.append(Problem("GRAPHQL_NAME_COLLISION", message, path))
@@ -170,7 +177,7 @@ class _Builder:
                 description="Every write to this record, oldest first.",
             ),
         }
-        for f in entity.fields.values():
+        for f in self._visible(entity):
             path = f"/entities/{entity.key}/fields/{f.key}"
             name, vt = f.graphql_name, f.value_type
             desc = self.model.label(f.label)
@@ -253,7 +260,7 @@ class _Builder:
 
         def fields() -> dict[str, GraphQLInputField]:
             out: dict[str, GraphQLInputField] = {}
-            for f in entity.fields.values():
+            for f in self._visible(entity):
                 if f.read_only:
                     continue
                 name, t = self._input(entity, f)
@@ -280,7 +287,7 @@ class _Builder:
                 gname: GraphQLInputField(self._named(ftype), out_name=key)
                 for gname, (key, ftype, _) in _SYSTEM.items()
             }
-            for f in entity.fields.values():
+            for f in self._visible(entity):
                 ftype = self._field_filter(entity, f)
                 if ftype is not None:
                     self._put(
@@ -328,7 +335,7 @@ class _Builder:
             for gname, (key, _, sortable) in _SYSTEM.items()
             if sortable
         }
-        for f in entity.fields.values():
+        for f in self._visible(entity):
             if f.value_type in _SORTABLE:
                 if f.graphql_name in values:
                     self._problem(
@@ -407,33 +414,36 @@ class _Builder:
         t = entity.type_name
         id_arg = GraphQLArgument(_nn(GraphQLID))
         out: dict[str, GraphQLField] = {}
-        update_input = self._write_input(entity, creating=False)
+        # A role set that can read no writable field gets no create/update inputs
+        # (an input type without fields is not valid GraphQL).
+        writable = any(not f.read_only for f in self._visible(entity))
+        update_input = self._write_input(entity, creating=False) if writable else None
         wf = self.model.processes.workflow_of(entity.key)
         if wf is not None:
             names = ", ".join(wf.transitions) or "none"
+            args = {
+                "id": id_arg,
+                "transition": GraphQLArgument(_nn(GraphQLString), description=f"One of: {names}."),
+                "comment": GraphQLArgument(GraphQLString),
+            }
+            if update_input is not None:
+                args["input"] = GraphQLArgument(
+                    update_input,
+                    description="Fields to set with the transition (e.g. required ones).",
+                )
             out[f"transition{t}"] = GraphQLField(
                 _nn(node),
-                {
-                    "id": id_arg,
-                    "transition": GraphQLArgument(
-                        _nn(GraphQLString), description=f"One of: {names}."
-                    ),
-                    "comment": GraphQLArgument(GraphQLString),
-                    "input": GraphQLArgument(
-                        update_input,
-                        description="Fields to set with the transition (e.g. required ones).",
-                    ),
-                },
+                args,
                 resolve=r.transition(entity),
                 description=f"Run a transition of workflow '{wf.key}' on one record.",
             )
-        return out | {
-            f"create{t}": GraphQLField(
+        if update_input is not None:
+            out[f"create{t}"] = GraphQLField(
                 _nn(node),
                 {"input": GraphQLArgument(_nn(self._write_input(entity, creating=True)))},
                 resolve=r.create(entity),
-            ),
-            f"update{t}": GraphQLField(
+            )
+            out[f"update{t}"] = GraphQLField(
                 _nn(node),
                 {
                     "id": id_arg,
@@ -443,9 +453,9 @@ class _Builder:
                     ),
                 },
                 resolve=r.update(entity),
-            ),
-            f"delete{t}": GraphQLField(_nn(node), {"id": id_arg}, resolve=r.delete(entity)),
-        }
+            )
+        out[f"delete{t}"] = GraphQLField(_nn(node), {"id": id_arg}, resolve=r.delete(entity))
+        return out
 
     def _plugin_fields(
         self, into: dict[str, GraphQLField], items: Iterable[GraphQLContribution], kind: str
@@ -537,8 +547,13 @@ def build_tenant_schema(
     actions: Iterable[GraphQLContribution] = (),
     *,
     static_mutation: GraphQLObjectType | None = None,
+    hidden: Mapping[str, frozenset[str]] | None = None,
 ) -> GraphQLSchema:
-    """The tenant's GraphQLSchema; raises ConfigInvalid on GraphQL name collisions."""
-    return _Builder(model, shared, static_query, limits, convert, static_mutation).build(
+    """The tenant's GraphQLSchema; raises ConfigInvalid on GraphQL name collisions.
+
+    ``hidden`` (entity -> field keys) leaves fields out of every type, input,
+    filter and sort: the schema of a role set that cannot read them.
+    """
+    return _Builder(model, shared, static_query, limits, convert, static_mutation, hidden).build(
         reports, actions
     )

@@ -6,6 +6,7 @@ used, falling back to the tenant's default locale and then English.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import strawberry
@@ -137,6 +138,7 @@ class MetaEntity:
     entity: strawberry.Private[EntityDef]
     model: strawberry.Private[TenantModel]
     locale: strawberry.Private[str]
+    hidden: strawberry.Private[frozenset[str]] = frozenset()
 
     @strawberry.field
     def key(self) -> str:
@@ -175,6 +177,7 @@ class MetaEntity:
         return [
             MetaField(field=f, model=self.model, locale=self.locale)
             for f in self.entity.fields.values()
+            if f.key not in self.hidden
         ]
 
 
@@ -208,6 +211,7 @@ class MetaFormSection:
     section: strawberry.Private[FormSection]
     model: strawberry.Private[TenantModel]
     locale: strawberry.Private[str]
+    hidden: strawberry.Private[frozenset[str]] = frozenset()
 
     @strawberry.field
     def key(self) -> str:
@@ -223,7 +227,7 @@ class MetaFormSection:
 
     @strawberry.field
     def fields(self) -> list[MetaFormField]:
-        return [MetaFormField(item=i) for i in self.section.fields]
+        return [MetaFormField(item=i) for i in self.section.fields if i.field not in self.hidden]
 
 
 @strawberry.type(name="MetaForm")
@@ -231,6 +235,7 @@ class MetaForm:
     form: strawberry.Private[FormDef]
     model: strawberry.Private[TenantModel]
     locale: strawberry.Private[str]
+    hidden: strawberry.Private[frozenset[str]] = frozenset()
 
     @strawberry.field
     def entity(self) -> str:
@@ -239,13 +244,13 @@ class MetaForm:
     @strawberry.field
     def sections(self) -> list[MetaFormSection]:
         return [
-            MetaFormSection(section=s, model=self.model, locale=self.locale)
+            MetaFormSection(section=s, model=self.model, locale=self.locale, hidden=self.hidden)
             for s in self.form.sections
         ]
 
     @strawberry.field
     def list_columns(self) -> list[str]:
-        return list(self.form.list_columns)
+        return [c for c in self.form.list_columns if c not in self.hidden]
 
 
 @strawberry.type(name="MetaTenant")
@@ -292,6 +297,7 @@ class Meta:
     model: strawberry.Private[TenantModel]
     locale: strawberry.Private[str]
     caller: strawberry.Private[MetaUser]
+    hidden: strawberry.Private[Mapping[str, frozenset[str]]]
 
     @strawberry.field
     def tenant(self) -> MetaTenant:
@@ -300,14 +306,24 @@ class Meta:
     @strawberry.field
     def entities(self) -> list[MetaEntity]:
         return [
-            MetaEntity(entity=e, model=self.model, locale=self.locale)
+            MetaEntity(
+                entity=e,
+                model=self.model,
+                locale=self.locale,
+                hidden=self.hidden.get(e.key, frozenset()),
+            )
             for e in self.model.entities.values()
         ]
 
     @strawberry.field
     def forms(self) -> list[MetaForm]:
         return [
-            MetaForm(form=f, model=self.model, locale=self.locale)
+            MetaForm(
+                form=f,
+                model=self.model,
+                locale=self.locale,
+                hidden=self.hidden.get(f.entity, frozenset()),
+            )
             for f in self.model.forms.values()
         ]
 
@@ -344,6 +360,11 @@ class Meta:
         return self.caller
 
 
-def meta_for(model: TenantModel, locale: str, user: MetaUser) -> Meta:
-    """The ``meta`` root value for one caller."""
-    return Meta(model=model, locale=locale, caller=user)
+def meta_for(
+    model: TenantModel,
+    locale: str,
+    user: MetaUser,
+    hidden: Mapping[str, frozenset[str]] | None = None,
+) -> Meta:
+    """The ``meta`` root value for one caller (without the fields they may not read)."""
+    return Meta(model=model, locale=locale, caller=user, hidden=hidden or {})

@@ -7,6 +7,7 @@ once per registry; a tenant build only makes the tenant's own types.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -62,19 +63,28 @@ class SchemaRegistry:
         # argument conversion, Info and error handling.
         return self.static.schema_converter.from_field(field)
 
-    def get(self, model: TenantModel) -> TenantSchema:
-        """The schema of ``model``, built on first use (least recently used are dropped)."""
-        schema = self._schemas.get(model.version_key)
+    def get(
+        self, model: TenantModel, hidden: Mapping[str, frozenset[str]] | None = None
+    ) -> TenantSchema:
+        """The schema of ``model`` — without the ``hidden`` fields, for a role set that
+        cannot read them — built on first use (least recently used are dropped)."""
+        key = model.version_key
+        if hidden:
+            parts = sorted(f"{e}.{f}" for e, fields in hidden.items() for f in fields)
+            key = f"{key}:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+        schema = self._schemas.get(key)
         if schema is not None:
-            self._schemas.move_to_end(model.version_key)
+            self._schemas.move_to_end(key)
             return schema
-        schema = self._build(model)
-        self._schemas[model.version_key] = schema
+        schema = self._build(model, hidden)
+        self._schemas[key] = schema
         if len(self._schemas) > self.max_schemas:
             self._schemas.popitem(last=False)
         return schema
 
-    def _build(self, model: TenantModel) -> TenantSchema:
+    def _build(
+        self, model: TenantModel, hidden: Mapping[str, frozenset[str]] | None = None
+    ) -> TenantSchema:
         reports = self.plugins.graphql_reports(model) if self.plugins else []
         actions = self.plugins.graphql_actions(model) if self.plugins else []
         # A build allocates many small objects; collecting midway only costs time.
@@ -90,6 +100,7 @@ class SchemaRegistry:
                 reports,
                 actions,
                 static_mutation=self._mutation,
+                hidden=hidden,
             )
             return TenantSchema(self.static, graphql_schema, model.version_key, self.limits)
         finally:

@@ -18,6 +18,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
+from core import authz
 from core.graphql.context import GraphQLContext
 from core.graphql.loaders import load_user
 from core.graphql.meta import Meta, MetaUser, meta_for
@@ -216,7 +217,7 @@ class Query(ApprovalQuery):
             roles=list(p.roles),
             locale=call.locale,
         )
-        return meta_for(call.model, call.locale, caller)
+        return meta_for(call.model, call.locale, caller, authz.hidden_fields(call))
 
 
 #: Types that tenant schemas reference but the static root does not reach.
