@@ -18,6 +18,7 @@ __all__ = [
     "NotFound",
     "PluginError",
     "Problem",
+    "RequestTimeout",
     "TesseraError",
     "Unauthenticated",
     "ValidationFailed",
@@ -87,6 +88,12 @@ class BadRequest(TesseraError):
 
 class LimitExceeded(TesseraError):
     code = "LIMIT_EXCEEDED"
+
+
+class RequestTimeout(TesseraError):
+    """A request ran past its tenant's wall time and was stopped (and rolled back)."""
+
+    code = "TIMEOUT"
 
 
 class ConfigInvalid(TesseraError):

@@ -7,6 +7,7 @@ refused before anything of B is read.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -20,8 +21,17 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 
 from core.context import Principal, utcnow
-from core.errors import BadRequest, Forbidden, LimitExceeded, TesseraError, Unauthenticated
+from core.errors import (
+    BadRequest,
+    Forbidden,
+    LimitExceeded,
+    Problem,
+    RequestTimeout,
+    TesseraError,
+    Unauthenticated,
+)
 from core.graphql import GraphQLContext
+from core.metadata import TenantModel
 from core.plugins import enablement_guard
 from core.runtime import Runtime
 from core.security import principal_for_token, same_tenant
@@ -38,7 +48,17 @@ _STATUS = {
     "NOT_FOUND": 404,
     "BAD_REQUEST": 400,
     "LIMIT_EXCEEDED": 413,
+    "TIMEOUT": 503,
 }
+
+
+#: Wall time of one GraphQL request unless the tenant's ``limits.request_seconds`` says.
+DEFAULT_REQUEST_SECONDS = 30.0
+
+
+def request_seconds(model: TenantModel) -> float:
+    limits = model.config.get("limits") or {}
+    return float(limits.get("request_seconds") or DEFAULT_REQUEST_SECONDS)
 
 
 def _error_response(err: TesseraError) -> Response[bytes]:
@@ -157,7 +177,18 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
             # Each role set sees a schema without the fields it may not read.
             schema = runtime.schemas.get(model, runtime.hidden_fields(call))
             context = GraphQLContext(call=call, service=runtime.service)
-            result = await schema.execute(payload["query"], variables, operation, context)
+            seconds = request_seconds(model)
+            try:
+                # A governor, not a hang: past the tenant's wall time the request is
+                # cancelled, and its open transaction rolls back.
+                async with asyncio.timeout(seconds):
+                    result = await schema.execute(payload["query"], variables, operation, context)
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the request ran longer than {seconds:g} s and was stopped; nothing of it "
+                    "was saved",
+                    [Problem("REQUEST_TIMEOUT", f"longer than {seconds:g} s", "")],
+                ) from None
         except TesseraError as err:
             return _error_response(err)
         return Response(orjson.dumps(result), media_type=MediaType.JSON)

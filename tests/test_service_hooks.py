@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -83,3 +85,42 @@ async def test_hooks_of_a_plugin_the_tenant_does_not_enable_never_run(api: Api) 
         "acme", token, 'mutation { createWidget(input: {title: "boom"}) { title } }'
     )
     assert body["data"]["createWidget"]["title"] == "boom"
+
+
+class Slow:
+    """Takes its time in the write transaction (a remote call that hangs, say)."""
+
+    TESSERA_MANIFEST = {
+        "name": "slow",
+        "version": "1.0.0",
+        "core_version": ">=0.1",
+        "description": {"en": "test plugin"},
+    }
+
+    @hookimpl
+    async def tessera_pre_operation(self, ctx: CallContext, operation: Operation) -> None:
+        if operation.values.get("name") == "slow":
+            await asyncio.sleep(5)
+
+
+async def test_a_request_past_the_tenants_wall_time_is_stopped_and_rolled_back(
+    db: Database,
+) -> None:
+    api = Api(await make_runtime(db, [Slow()]))
+    doc = acme_config("timed")
+    doc["plugins"] = ["slow"]
+    doc["limits"] = {"request_seconds": 0.5}
+    token = await api.tenant(doc)
+    create = "mutation($n: String!) { createPart(input: {name: $n}) { id } }"
+    started = time.perf_counter()
+    body = await api.gql("timed", token, create, {"n": "slow"})
+    assert time.perf_counter() - started < 3
+    assert body["_status"] == 503
+    assert error_codes(body) == ["TIMEOUT"]
+    assert body["errors"][0]["extensions"]["errors"][0]["code"] == "REQUEST_TIMEOUT"
+    # Nothing was saved, and the server goes on serving.
+    body = await api.gql("timed", token, create, {"n": "quick"})
+    assert "errors" not in body, body
+    body = await api.gql("timed", token, "{ parts { totalCount edges { node { name } } } }")
+    assert body["data"]["parts"]["totalCount"] == 1
+    await api.close()
