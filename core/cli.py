@@ -106,6 +106,72 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(run))
 
 
+def _print_table_rows(table: str, rows: int) -> None:
+    print(f"  {table}: {rows:,} row(s)", file=sys.stderr)
+
+
+def cmd_tenant_export(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from core.backup import export_tenant
+
+    to_stdout = args.output == "-"
+    if to_stdout and sys.stdout.isatty():
+        raise UserError("refusing to write a compressed export to a terminal: use --output FILE")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = Path(args.output or f"{args.tenant}-{stamp}.tessera.jsonl.gz")
+
+    async def run(rt: Runtime) -> int:
+        print(f"exporting {args.tenant} ...", file=sys.stderr)
+        if to_stdout:
+            summary = await export_tenant(
+                rt.db, args.tenant, sys.stdout.buffer, progress=_print_table_rows
+            )
+            sys.stdout.buffer.flush()
+        else:
+            # Written aside and renamed when complete: a failed export leaves no file.
+            partial = target.with_name(target.name + ".part")
+            try:
+                with partial.open("wb") as sink:
+                    summary = await export_tenant(
+                        rt.db, args.tenant, sink, progress=_print_table_rows
+                    )
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+        rate = summary.rows / summary.seconds if summary.seconds else 0.0
+        where = "stdout" if to_stdout else str(target)
+        print(
+            f"{args.tenant}: exported {summary.rows:,} row(s) to {where} "
+            f"in {summary.seconds:.1f} s ({rate:,.0f} rows/s), sha256 {summary.sha256}",
+            file=sys.stderr,
+        )
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+def cmd_tenant_import(args: argparse.Namespace) -> int:
+    from core.backup import import_tenant
+
+    source = Path(args.file)
+    if not source.is_file():
+        raise UserError(f"{source}: no such file")
+
+    async def run(rt: Runtime) -> int:
+        print(f"importing {source} ...", file=sys.stderr)
+        with source.open("rb") as stream:
+            summary = await import_tenant(rt, stream, progress=_print_table_rows)
+        rate = summary.rows / summary.seconds if summary.seconds else 0.0
+        print(
+            f"{summary.tenant}: imported {summary.rows:,} row(s) "
+            f"in {summary.seconds:.1f} s ({rate:,.0f} rows/s)"
+        )
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
 # -- users and tokens ----------------------------------------------------------
 
 
@@ -370,6 +436,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tenant_apply)
     p = tenant.add_parser("list", help="list tenants")
     p.set_defaults(func=cmd_tenant_list)
+    p = tenant.add_parser(
+        "export",
+        help="write one tenant's configs, records, audit, users and files to a backup file",
+        description="The file holds password and token hashes: keep it as safe as the database.",
+    )
+    p.add_argument("tenant")
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="default <tenant>-<UTC time>.tessera.jsonl.gz; '-' writes to stdout",
+    )
+    p.set_defaults(func=cmd_tenant_export)
+    p = tenant.add_parser(
+        "import", help="restore a tenant export into a database that does not have the tenant"
+    )
+    p.add_argument("file")
+    p.set_defaults(func=cmd_tenant_import)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="add a user to a tenant")
