@@ -230,13 +230,25 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from core.context import utcnow
     from core.security import issue_token
+
+    expires_at = None
+    if args.expires_in is not None:
+        if not 0 < args.expires_in <= 3650:
+            raise UserError("--expires-in takes a number of days from 0 to 3650")
+        expires_at = utcnow() + timedelta(days=args.expires_in)
 
     async def run(rt: Runtime) -> int:
         user = await rt.db.get_user(args.tenant, args.email.strip().lower())
         if user is None:
             raise UserError(f"{args.tenant} has no user {args.email} (crm user add ...)")
-        print(await issue_token(rt.db, args.tenant, user["id"], label=args.label or ""))
+        token = await issue_token(
+            rt.db, args.tenant, user["id"], label=args.label or "", expires_at=expires_at
+        )
+        print(token)
         return 0
 
     return asyncio.run(_with_runtime(run))
@@ -282,14 +294,32 @@ def cmd_plugin_list(args: argparse.Namespace) -> int:
 # -- serve and demo -----------------------------------------------------------------
 
 
-def _serve(rt: Runtime, host: str, port: int) -> None:
+def _serve(rt: Runtime, host: str, port: int, *, with_worker: bool = False) -> None:
+    """Serve HTTP; ``with_worker`` also runs a worker in the same process (the demo)."""
     import uvicorn
 
     from core.http import create_app
 
     config = uvicorn.Config(create_app(rt), host=host, port=port, log_level="info", lifespan="on")
     server = uvicorn.Server(config)
-    asyncio.get_event_loop().run_until_complete(server.serve())
+
+    async def serve() -> None:
+        if not with_worker:
+            await server.serve()
+            return
+        from core.delivery import mailer_from_env
+        from core.worker import Worker
+
+        stop = asyncio.Event()
+        async with Worker(rt, mailer=mailer_from_env()) as worker:
+            task = asyncio.create_task(worker.run(stop, poll=2.0))
+            try:
+                await server.serve()
+            finally:
+                stop.set()
+                await task
+
+    asyncio.get_event_loop().run_until_complete(serve())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -319,6 +349,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"  {login.tenant}  ({login.name})")
             print(f"    user:     {login.email}  password: {login.password}")
             print(f"    token:    {login.token}")
+            for member in login.team:
+                roles = ", ".join(member.roles)
+                print(f"    also:     {member.email}  ({roles}; same password)")
             print(f"    GraphQL:  {base}/t/{login.tenant}/graphql")
         if logins:
             first = logins[0]
@@ -329,7 +362,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 '-d \'{"query": "{ accounts(first: 3) { totalCount edges { node { id name } } } }"}\'\n'
             )
         if not args.no_serve:
-            _serve(rt, args.host, args.port)
+            print(
+                "A worker runs in this process: reminders, timers and notifications "
+                "(emails are written to the log unless TESSERA_SMTP_URL is set).\n"
+            )
+            _serve(rt, args.host, args.port, with_worker=True)
     finally:
         loop.run_until_complete(rt.close())
     return 0
@@ -474,6 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tenant")
     p.add_argument("email")
     p.add_argument("--label")
+    p.add_argument(
+        "--expires-in",
+        type=float,
+        metavar="DAYS",
+        help="the token stops working after this many days (default: until revoked)",
+    )
     p.set_defaults(func=cmd_token_create)
     p = token.add_parser("revoke", help="revoke a bearer token")
     p.add_argument("token")

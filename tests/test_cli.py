@@ -169,3 +169,37 @@ def test_user_add_with_a_manager(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(found) == {"boss@example.com", "rep@example.com"}  # x was not added
     assert found["boss@example.com"] is None
     assert found["rep@example.com"] is not None
+
+
+def test_token_with_an_expiry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tenant", "apply", str(FIXTURES / "acme.json")]) == 0
+    add = ["user", "add", "acme", "t@example.com", "--role", "admin", "--password", "s3cret-pass"]
+    assert main(add) == 0
+    capsys.readouterr()
+    assert main(["token", "create", "acme", "t@example.com", "--expires-in", "0"]) == 1
+    assert "--expires-in takes" in capsys.readouterr().err
+    assert main(["token", "create", "acme", "t@example.com", "--expires-in", "0.5"]) == 0
+    token = capsys.readouterr().out.strip()
+
+    async def expiry() -> object:
+        from core.security import token_hash
+        from core.store import default_database_url, open_database
+
+        db = await open_database(default_database_url())
+        try:
+            rows = await db.fetch(
+                "SELECT expires_at FROM api_token WHERE token_hash = {}", token_hash(token)
+            )
+            return rows[0]["expires_at"]
+        finally:
+            await db.close()
+
+    import asyncio
+    from datetime import datetime, timedelta
+
+    from core.store.values import as_datetime
+
+    expires = as_datetime(asyncio.run(expiry()))
+    assert isinstance(expires, datetime)
+    left = expires - datetime.now(expires.tzinfo)
+    assert timedelta(hours=11) < left <= timedelta(hours=12)
