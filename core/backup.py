@@ -112,6 +112,8 @@ TABLES: Final[Mapping[str, _Table]] = {
             "created_at": "time",
             "active": "bool",
             "manager_id": "text",
+            "failed_logins": "int",
+            "locked_until": "time",
         },
     ),
     "api_token": _Table(

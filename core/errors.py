@@ -90,6 +90,12 @@ class LimitExceeded(TesseraError):
     code = "LIMIT_EXCEEDED"
 
 
+class TooManyAttempts(TesseraError):
+    """Too many requests of a kind (failed logins): wait before trying again."""
+
+    code = "TOO_MANY_ATTEMPTS"
+
+
 class RequestTimeout(TesseraError):
     """A request ran past its tenant's wall time and was stopped (and rolled back)."""
 

@@ -1,21 +1,29 @@
 """The HTTP app (litestar): GraphQL per tenant, GraphiQL, health.
 
 The tenant in the URL only selects which API is being addressed; who may use
-it comes from the bearer token alone. A token of tenant A on ``/t/B/...`` is
-refused before anything of B is read.
+it comes from the bearer token or the session cookie alone. A token of tenant
+A on ``/t/B/...`` is refused before anything of B is read. Sessions come from
+``POST /t/{tenant}/auth/login`` (password; failures lock the user, and each
+client address is throttled); a request carried by the session cookie that
+changes anything needs the session's CSRF token in ``X-CSRF-Token``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
+import hmac
 import logging
 import os
+from collections import deque
+from datetime import datetime
 from typing import Any
 
 import orjson
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
@@ -28,13 +36,14 @@ from core.errors import (
     Problem,
     RequestTimeout,
     TesseraError,
+    TooManyAttempts,
     Unauthenticated,
 )
 from core.graphql import GraphQLContext
 from core.metadata import TenantModel
 from core.plugins import enablement_guard
 from core.runtime import Runtime
-from core.security import principal_for_token, same_tenant
+from core.security import login, principal_for_token, revoke_token, same_tenant
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -49,6 +58,7 @@ _STATUS = {
     "BAD_REQUEST": 400,
     "LIMIT_EXCEEDED": 413,
     "TIMEOUT": 503,
+    "TOO_MANY_ATTEMPTS": 429,
 }
 
 
@@ -81,12 +91,60 @@ def _error_response(err: TesseraError) -> Response[bytes]:
     )
 
 
-def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+#: The session cookie (HttpOnly) and the CSRF cookie the screens echo in ``X-CSRF-Token``.
+SESSION_COOKIE = "tessera_session"
+CSRF_COOKIE = "tessera_csrf"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_token(session: str) -> str:
+    """The CSRF token bound to one session: a page of another site can neither read
+    the cookie nor compute this, so it cannot forge a state-changing request."""
+    return hashlib.sha256(b"tessera-csrf:" + session.encode()).hexdigest()
+
+
+def _credential(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The bearer token, else the session cookie (CSRF-checked for unsafe methods)."""
     header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("send 'Authorization: Bearer <token>' (see 'crm token create')")
-    return token.strip()
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("send 'Authorization: Bearer <token>' (see 'crm token create')")
+        return token.strip()
+    session = connection.cookies.get(SESSION_COOKIE, "")
+    if not session:
+        raise Unauthenticated(
+            "send 'Authorization: Bearer <token>' (see 'crm token create') or log in"
+        )
+    if connection.scope.get("method", "GET") not in _SAFE_METHODS:
+        sent = connection.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent.encode(), csrf_token(session).encode()):
+            raise Forbidden(
+                "a request made with the session cookie needs its X-CSRF-Token header",
+                [Problem("CSRF_FAILED", "missing or wrong X-CSRF-Token", "")],
+            )
+    return session
+
+
+class _Throttle:
+    """At most ``limit`` attempts per key (tenant and client address) per ``window``,
+    in this process: a cheap first line in front of the per-user lock."""
+
+    def __init__(self, limit: int = 20, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+
+    def check(self, key: str, now: datetime) -> None:
+        t = now.timestamp()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= t - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            raise TooManyAttempts("too many login attempts from this address; wait a few minutes")
+        hits.append(t)
+        if len(self._hits) > 100_000:  # bounded memory under a spray of addresses
+            self._hits.clear()
 
 
 _GRAPHIQL = """<!doctype html>
@@ -121,6 +179,9 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
         if graphiql is not None
         else os.environ.get("TESSERA_GRAPHIQL", "1") not in ("0", "false", "no")
     )
+    # Secure cookies travel over HTTPS only (browsers also treat localhost as secure).
+    secure_cookies = os.environ.get("TESSERA_SECURE_COOKIES", "1") not in ("0", "false", "no")
+    throttle = _Throttle()
 
     @get("/healthz", media_type=MediaType.JSON)
     async def healthz() -> dict[str, Any]:
@@ -130,11 +191,81 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
     async def authenticate(
         connection: ASGIConnection[Any, Any, Any, Any], tenant: str
     ) -> Principal:
-        """The principal of the request's bearer token, which must belong to ``tenant``."""
-        principal = await principal_for_token(runtime.db, _bearer(connection), utcnow())
+        """The principal of the request's bearer token or session cookie; it must belong
+        to ``tenant``. A cookie-borne request that changes anything must carry the
+        session's CSRF token in ``X-CSRF-Token``."""
+        principal = await principal_for_token(runtime.db, _credential(connection), utcnow())
         if not same_tenant(principal, tenant):
             raise Forbidden("this token belongs to another tenant")
         return principal
+
+    @post("/t/{tenant:str}/auth/login", media_type=MediaType.JSON, status_code=200)
+    async def login_post(tenant: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
+        """Password login: a session cookie (HttpOnly) plus its CSRF token, and the same
+        session as a bearer token for API clients."""
+        try:
+            client = request.client.host if request.client else "?"
+            throttle.check(f"{tenant}:{client}", utcnow())
+            raw = await request.body()
+            if len(raw) > 10_000:
+                raise LimitExceeded("a login request is a few bytes")
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise BadRequest("the body must be JSON: {email, password}") from None
+            email, password = (body or {}).get("email"), (body or {}).get("password")
+            if not isinstance(email, str) or not isinstance(password, str):
+                raise BadRequest("the body must be JSON: {email, password}")
+            token, expires, _principal = await login(runtime.db, tenant, email, password, utcnow())
+        except TesseraError as err:
+            return _error_response(err)
+        csrf = csrf_token(token)
+        max_age = int((expires - utcnow()).total_seconds())
+        path = f"/t/{tenant}"
+        return Response(
+            orjson.dumps({"token": token, "expiresAt": expires.isoformat(), "csrfToken": csrf}),
+            media_type=MediaType.JSON,
+            cookies=[
+                Cookie(
+                    key=SESSION_COOKIE,
+                    value=token,
+                    path=path,
+                    max_age=max_age,
+                    httponly=True,
+                    secure=secure_cookies,
+                    samesite="strict",
+                ),
+                Cookie(
+                    key=CSRF_COOKIE,
+                    value=csrf,
+                    path=path,
+                    max_age=max_age,
+                    httponly=False,  # the screens read it and send it back in a header
+                    secure=secure_cookies,
+                    samesite="strict",
+                ),
+            ],
+        )
+
+    @post("/t/{tenant:str}/auth/logout", media_type=MediaType.JSON, status_code=200)
+    async def logout_post(
+        tenant: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        """End the session (or revoke the bearer token used) and clear the cookies."""
+        try:
+            await authenticate(request, tenant)
+            await revoke_token(runtime.db, _credential(request), utcnow())
+        except TesseraError as err:
+            return _error_response(err)
+        path = f"/t/{tenant}"
+        return Response(
+            orjson.dumps({"ok": True}),
+            media_type=MediaType.JSON,
+            cookies=[
+                Cookie(key=SESSION_COOKIE, value="", path=path, max_age=0, httponly=True),
+                Cookie(key=CSRF_COOKIE, value="", path=path, max_age=0),
+            ],
+        )
 
     async def auth_guard(
         connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
@@ -207,6 +338,8 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             healthz,
+            login_post,
+            logout_post,
             graphql_post,
             graphql_get,
             *runtime.plugins.http_routes(guards=[auth_guard, enablement_guard(enabled_plugins)]),

@@ -5,21 +5,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.context import Principal
-from core.errors import Unauthenticated
+from core.errors import TooManyAttempts, Unauthenticated
 from core.store import Database
 
 __all__ = [
+    "LOCK_MINUTES",
+    "MAX_FAILED_LOGINS",
+    "SESSION_HOURS",
     "TOKEN_PREFIX",
     "hash_password",
     "issue_token",
+    "login",
     "new_token",
     "principal_for_token",
+    "revoke_token",
     "token_hash",
     "verify_password",
 ]
@@ -76,3 +81,50 @@ async def principal_for_token(db: Database, token: str, now: datetime) -> Princi
 
 def same_tenant(principal: Principal, tenant: str) -> bool:
     return hmac.compare_digest(principal.tenant.encode(), tenant.encode())
+
+
+#: Consecutive failed logins that lock a user, for how long, and a session's life.
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+SESSION_HOURS = 12
+#: Verified when the email is unknown, so a wrong email costs what a wrong password does.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def login(
+    db: Database, tenant: str, email: str, password: str, now: datetime
+) -> tuple[str, datetime, Principal]:
+    """Check a password login; a session token (expiring) and its principal.
+
+    A wrong email and a wrong password give the same answer in about the same
+    time. After ``MAX_FAILED_LOGINS`` failures in a row the user is locked for
+    ``LOCK_MINUTES`` (``TOO_MANY_ATTEMPTS``), even with the right password.
+    """
+    user = await db.login_state(tenant, email)
+    if user is None or not user["active"]:
+        verify_password(_DUMMY_HASH, password)
+        raise Unauthenticated("wrong email or password")
+    locked = user["locked_until"]
+    if locked is not None and locked > now:
+        raise TooManyAttempts(_locked_message(locked, now))
+    if not verify_password(user["password_hash"], password):
+        lock = await db.login_failed(
+            tenant, user["id"], now, MAX_FAILED_LOGINS, now + timedelta(minutes=LOCK_MINUTES)
+        )
+        if lock is not None:
+            raise TooManyAttempts(_locked_message(lock, now))
+        raise Unauthenticated("wrong email or password")
+    await db.login_succeeded(tenant, user["id"])
+    expires = now + timedelta(hours=SESSION_HOURS)
+    token = await issue_token(db, tenant, user["id"], expires_at=expires, label="session")
+    return token, expires, await principal_for_token(db, token, now)
+
+
+def _locked_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    return f"too many failed logins; try again in {minutes} minute(s)"
+
+
+async def revoke_token(db: Database, token: str, now: datetime) -> bool:
+    """Revoke a token or session; ``False`` if it was unknown or already revoked."""
+    return await db.revoke_token(token_hash(token), now)

@@ -752,6 +752,48 @@ class Database:
             raise UniqueViolation("app_user", "email", email)
         return str(rows[0]["id"])
 
+    async def login_state(self, tenant: str, email: str) -> dict[str, Any] | None:
+        """A user with what a login needs: password hash, active, failures, lock."""
+        rows = await self._fetch_as(
+            tenant,
+            "SELECT id, email, password_hash, active, failed_logins, locked_until "
+            "FROM app_user WHERE tenant_id = {} AND email = {}",
+            tenant,
+            email.strip().lower(),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row["active"] = bool(row["active"])
+        row["locked_until"] = as_datetime(row["locked_until"])
+        return row
+
+    async def login_failed(
+        self, tenant: str, user_id: str, now: datetime, max_failures: int, lock_until: datetime
+    ) -> datetime | None:
+        """Count a failed login; at ``max_failures`` in a row the user is locked. The lock."""
+        rows = await self._fetch_as(
+            tenant,
+            "UPDATE app_user SET failed_logins = failed_logins + 1, locked_until = CASE "
+            "WHEN failed_logins + 1 >= {} THEN {} ELSE locked_until END "
+            "WHERE tenant_id = {} AND id = {} RETURNING locked_until",
+            max_failures,
+            self._time(lock_until),
+            tenant,
+            user_id,
+        )
+        locked = as_datetime(rows[0]["locked_until"]) if rows else None
+        return locked if locked is not None and locked > now else None
+
+    async def login_succeeded(self, tenant: str, user_id: str) -> None:
+        await self._execute_as(
+            tenant,
+            "UPDATE app_user SET failed_logins = 0, locked_until = NULL "
+            "WHERE tenant_id = {} AND id = {}",
+            tenant,
+            user_id,
+        )
+
     async def set_manager(self, tenant: str, user_id: str, manager_id: str | None) -> None:
         """Who approves for ``user_id`` when an approval step asks for the owner's manager."""
         await self._execute_as(

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from core.store.migrations import m0001_initial, m0002_row_security, m0003_processes
+from core.store.migrations import (
+    m0001_initial,
+    m0002_row_security,
+    m0003_processes,
+    m0004_login,
+)
 
 __all__ = ["MIGRATIONS", "SYSTEM_READ_TABLES", "TENANT_TABLES"]
 
-MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_row_security, m0003_processes)
+MIGRATIONS: tuple[ModuleType, ...] = (
+    m0001_initial,
+    m0002_row_security,
+    m0003_processes,
+    m0004_login,
+)
 
 #: Every table behind the tenant wall, and those the system scope may read.
 TENANT_TABLES: tuple[str, ...] = (*m0002_row_security.TENANT_TABLES, *m0003_processes.NEW_TABLES)
