@@ -105,7 +105,44 @@ async def test_depth_aliases_and_tokens_are_limited(run: Run) -> None:
 
 
 async def test_limits_default_values() -> None:
-    assert Limits() == Limits(max_depth=12, max_aliases=30, max_tokens=5000, max_page_size=200)
+    assert Limits() == Limits(
+        max_depth=12,
+        max_aliases=30,
+        max_tokens=5000,
+        max_page_size=200,
+        max_cost=50_000,
+        assumed_list=100,
+    )
+
+
+async def test_query_cost_is_bounded_before_anything_runs(run: Run) -> None:
+    # 200 orders × (their fields + 100 history entries each): about 20,000 — allowed.
+    ok = "{ salesOrders(first: 200) { edges { node { id title audit { action } } } } }"
+    assert "errors" not in await run(ok)
+    # Nested lists multiply: 200 × 200 × ... is refused at validation, with a hint.
+    heavy = (
+        "{ salesOrders(first: 200) { edges { node { id audit { action diff actor { id } } "
+        "account { id } } } } b: salesOrders(first: 200) { edges { node { audit { at } } } } "
+        "c: salesOrders { edges { node { audit { at action } } } } }"
+    )
+    body = await run(heavy)
+    assert _codes(body) == ["LIMIT_EXCEEDED"]
+    assert "at most 50,000" in body["errors"][0]["message"]
+    # A variable 'first' counts as the largest page; fragments count like inline fields.
+    strict = SchemaRegistry(limits=Limits(max_cost=500))
+    schema = strict.get(make_model())
+    small = "query($n: Int) { salesOrders(first: $n) { edges { node { id } } } }"
+    body = await run(small, schema=schema)
+    assert _codes(body) == ["LIMIT_EXCEEDED"]  # 200 × 3 fields > 500
+    frag = (
+        "fragment F on SalesOrder { id title audit { at } } "
+        "{ salesOrders(first: 5) { edges { node { ...F } } } }"
+    )
+    body = await run(frag, schema=schema)
+    assert _codes(body) == ["LIMIT_EXCEEDED"]  # 5 × (1 + 1 + 1 + 100 × 1) > 500
+    assert "errors" not in await run(
+        "{ salesOrders(first: 5) { edges { node { id title } } } }", schema=schema
+    )
 
 
 async def test_repeated_operations_skip_parse_and_validation(
