@@ -13,6 +13,7 @@ from core.store.migrations import (
     m0002_row_security,
     m0003_processes,
     m0004_login,
+    m0005_append_only,
 )
 
 __all__ = ["MIGRATIONS", "SYSTEM_READ_TABLES", "TENANT_TABLES"]
@@ -22,6 +23,7 @@ MIGRATIONS: tuple[ModuleType, ...] = (
     m0002_row_security,
     m0003_processes,
     m0004_login,
+    m0005_append_only,
 )
 
 #: Every table behind the tenant wall, and those the system scope may read.

@@ -209,3 +209,16 @@ async def test_config_version_follows_saves(db: Database) -> None:
     await db.save_config("acme", "Acme", {"tenant": "acme", "x": 1}, "k2", "cli")
     assert await db.config_version("acme") == 2
     assert await db.config_version("other") is None
+
+
+async def test_the_audit_trail_is_append_only_in_the_database(db: Database) -> None:
+    await db.append_audit("acme", "deal", "d1", "create", "ann", NOW, {"stage": [None, "new"]})
+    for statement in (
+        "UPDATE audit SET actor = 'mallory' WHERE tenant_id = {}",
+        "DELETE FROM audit WHERE tenant_id = {}",
+    ):
+        with pytest.raises(Exception, match="append-only"):
+            async with db.tenant_scope("acme"), db.transaction():
+                await db.execute(statement, "acme")
+    [entry] = await db.audit_for("acme", "d1")
+    assert entry["actor"] == "ann"
