@@ -22,6 +22,7 @@ from core.metadata import TenantModel
 from core.plugins import PluginHost
 from core.service import RecordService
 from core.store import Database, default_database_url, open_database
+from core.store.values import stored_order
 
 __all__ = ["ApplyResult", "Runtime"]
 
@@ -185,6 +186,9 @@ class Runtime:
         self, doc: Mapping[str, Any], *, actor: str = "cli", file: str | None = None
     ) -> ApplyResult:
         """Validate and apply a tenant config atomically, as a new version."""
+        # The model is built from the config as the database will return it, so the
+        # slots backfilled now are the slots every later read uses.
+        doc = stored_order(dict(doc), self.db.dialect)
         model, problems = self.validate(doc, file)
         if model is None:
             raise ConfigInvalid(f"{len(problems)} problem(s) in {file or 'config'}", problems)

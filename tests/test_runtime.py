@@ -29,3 +29,51 @@ async def test_tenants_with_the_same_config_get_the_same_api(db: Database) -> No
     one, two = await runtime.model("one"), await runtime.model("two")
     assert one.tenant == "one" and two.tenant == "two"
     assert runtime.schemas.get(one).sdl() == runtime.schemas.get(two).sdl()
+
+
+async def test_index_slots_survive_the_database_reordering_config_keys(db: Database) -> None:
+    """PostgreSQL's JSONB returns object keys sorted (shorter first), not as written.
+
+    A field added in front of a longer one gets different slots in file order
+    and in stored order; the backfill at apply time and every later read must
+    use the same ones, or filters on indexed fields find nothing.
+    """
+    from core.context import CallContext, Principal
+    from core.query import Condition
+
+    rt = await make_runtime(db)
+    doc = {
+        "tenant": "slots",
+        "name": {"en": "Slots"},
+        "locales": ["en"],
+        "currency": "EUR",
+        "timezone": "UTC",
+        "entities": {
+            "thing": {
+                "label": {"en": "Thing"},
+                "plural": "things",
+                "fields": {
+                    "a_rather_long_reference": {
+                        "type": "text",
+                        "label": {"en": "Reference"},
+                        "indexed": True,
+                    }
+                },
+            }
+        },
+    }
+    await rt.apply_config(doc)
+    ctx = CallContext(model=await rt.model("slots"), principal=Principal.system("slots"))
+    for ref in ("R-1", "R-2"):
+        await rt.service.create(ctx, "thing", {"a_rather_long_reference": ref})
+    fields = doc["entities"]["thing"]["fields"]
+    doc["entities"]["thing"]["fields"] = {
+        **fields,
+        "b": {"type": "text", "label": {"en": "B"}, "indexed": True},
+    }
+    await rt.apply_config(doc)
+    ctx = CallContext(model=await rt.model("slots"), principal=Principal.system("slots"))
+    found, _ = await rt.service.list(
+        ctx, "thing", Condition("a_rather_long_reference", "eq", "R-2"), [], 10, None
+    )
+    assert [r.data["a_rather_long_reference"] for r in found] == ["R-2"]

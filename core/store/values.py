@@ -20,6 +20,7 @@ __all__ = [
     "load_json",
     "ordered_id",
     "placeholders",
+    "stored_order",
     "utcnow",
 ]
 
@@ -94,3 +95,21 @@ def ordered_id() -> str:
 def placeholders(n: int) -> str:
     """``{}, {}, ...``: ``n`` parameter slots for a ``QueryString``."""
     return ", ".join("{}" for _ in range(n))
+
+
+def stored_order(value: Any, dialect: Dialect) -> Any:
+    """``value`` with its objects' keys in the order the database will give them back.
+
+    PostgreSQL's JSONB keeps keys sorted (shorter first, then by bytes), not
+    as written; SQLite keeps the text. Anything derived from key order (the
+    index slots of a tenant's fields) must see the same order at apply time as
+    when the stored config is read back.
+    """
+    if dialect != "postgresql":
+        return value
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return {k: stored_order(value[k], dialect) for k in keys}
+    if isinstance(value, list):
+        return [stored_order(v, dialect) for v in value]
+    return value
