@@ -94,6 +94,33 @@ def cmd_tenant_apply(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(run))
 
 
+def cmd_tenant_plan(args: argparse.Namespace) -> int:
+    """What applying each file would change, and the records it touches; writes nothing."""
+    from core.errors import NotFound
+    from core.plan import plan_changes
+
+    async def run(rt: Runtime) -> int:
+        failed = False
+        from core.store.values import stored_order
+
+        for path in args.files:
+            model, problems = rt.validate(stored_order(_load(path), rt.db.dialect), path)
+            if model is None:
+                _print_problems(problems)
+                failed = True
+                continue
+            try:
+                current = await rt.model(model.tenant)
+            except NotFound:
+                current = None
+            plan = await plan_changes(rt.db, current, model)
+            for line in plan.lines():
+                print(line)
+        return 1 if failed else 0
+
+    return asyncio.run(_with_runtime(run))
+
+
 def cmd_tenant_list(args: argparse.Namespace) -> int:
     async def run(rt: Runtime) -> int:
         tenants = await rt.db.list_tenants()
@@ -543,6 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenant.add_parser("apply", help="apply config files (each atomically, as a new version)")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_tenant_apply)
+    p = tenant.add_parser(
+        "plan", help="show what applying config files would change and the records it touches"
+    )
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_tenant_plan)
     p = tenant.add_parser("list", help="list tenants")
     p.set_defaults(func=cmd_tenant_list)
     p = tenant.add_parser(

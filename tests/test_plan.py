@@ -1,0 +1,88 @@
+"""``crm tenant plan``: the changes a config would make and the records they touch."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.plugins import PluginHost
+from core.runtime import Runtime
+from core.store import Database, open_database
+from tests.api_helpers import acme_config
+
+
+@pytest.fixture(autouse=True)
+def database(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    monkeypatch.setenv("TESSERA_DATABASE_URL", db.url)
+    return db
+
+
+async def _seed(url: str) -> None:
+    from core.context import CallContext, Principal
+
+    db = await open_database(url)
+    try:
+        runtime = Runtime(db, PluginHost.from_entry_points())
+        await runtime.apply_config(acme_config())
+        model = await runtime.model("acme")
+        ctx = CallContext(model=model, principal=Principal.system("acme"))
+        for i, qty in enumerate((1, 5, 50, None)):
+            values = {"title": f"w{i}", **({"quantity": qty} if qty is not None else {})}
+            await runtime.service.create(ctx, "widget", values)
+    finally:
+        await db.close()
+
+
+def test_plan_lists_changes_and_counts_the_records_they_touch(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = tmp_path / "acme.json"
+    doc = acme_config()
+    new.write_text(json.dumps(doc))
+    assert main(["tenant", "plan", str(new)]) == 0
+    assert "acme: a new tenant" in capsys.readouterr().out
+    asyncio.run(_seed(db.url))
+    assert main(["tenant", "plan", str(new)]) == 0
+    assert "acme: no changes" in capsys.readouterr().out
+
+    changed = copy.deepcopy(doc)
+    widget = changed["entities"]["widget"]
+    widget["fields"]["quantity"]["required"] = True
+    widget["fields"]["colour"] = {"type": "text", "label": {"en": "Colour"}}
+    widget.setdefault("rules", []).append(
+        {
+            "key": "small",
+            "expression": "!has(record.quantity) || record.quantity < 10",
+            "message": {"en": "at most 9"},
+        }
+    )
+    del changed["entities"]["part"]["fields"]["code"]
+    new.write_text(json.dumps(changed))
+    assert main(["tenant", "plan", str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "~ field widget.quantity (now required) — 1 record(s) affected" in out
+    assert "+ field widget.colour (text)" in out
+    assert (
+        "+ rule widget.small (records failing it must be fixed at their next save) — 1 record(s)"
+        in out
+    )
+    assert "- field part.code (values are kept in storage)" in out
+    # Nothing was applied.
+    assert main(["tenant", "list"]) == 0
+    assert "version 1" in capsys.readouterr().out
+
+
+def test_plan_of_an_invalid_config_shows_its_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    doc = acme_config()
+    doc["entities"]["widget"]["fields"]["main_part"]["target"] = "nowhere"
+    bad.write_text(json.dumps(doc))
+    assert main(["tenant", "plan", str(bad)]) == 1
+    assert "RELATION_TARGET_UNKNOWN" in capsys.readouterr().err
