@@ -124,3 +124,15 @@ async def test_a_request_past_the_tenants_wall_time_is_stopped_and_rolled_back(
     body = await api.gql("timed", token, "{ parts { totalCount edges { node { name } } } }")
     assert body["data"]["parts"]["totalCount"] == 1
     await api.close()
+
+
+async def test_a_tenant_may_lower_the_page_size(db: Database) -> None:
+    api = Api(await make_runtime(db))
+    doc = acme_config("paged")
+    doc["limits"] = {"page_size": 20}
+    token = await api.tenant(doc)
+    body = await api.gql("paged", token, "{ parts(first: 21) { totalCount } }")
+    assert error_codes(body) == ["LIMIT_EXCEEDED"] and "at most 20" in body["errors"][0]["message"]
+    body = await api.gql("paged", token, "{ parts(first: 20) { totalCount } }")
+    assert body["data"] == {"parts": {"totalCount": 0}}
+    await api.close()

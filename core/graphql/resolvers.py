@@ -162,16 +162,19 @@ def get_list(entity: str, limits: Limits) -> Resolver:
     ) -> Connection:
         if first is None:  # an explicit null means the default
             first = DEFAULT_PAGE_SIZE
-        if first > limits.max_page_size:
+        ctx = _ctx(info)
+        # A tenant may lower the page size (a governor), never raise it.
+        tenant_limit = (ctx.call.model.config.get("limits") or {}).get("page_size")
+        most = min(limits.max_page_size, int(tenant_limit or limits.max_page_size))
+        if first > most:
             raise LimitExceeded(
-                f"first is {first}; at most {limits.max_page_size} rows per page",
-                [Problem("LIMIT_EXCEEDED", f"at most {limits.max_page_size}", "first")],
+                f"first is {first}; at most {most} rows per page",
+                [Problem("LIMIT_EXCEEDED", f"at most {most}", "first")],
             )
         if first < 0:
             raise BadRequest(
                 "first must not be negative", [Problem("MIN", "must be >= 0", "first")]
             )
-        ctx = _ctx(info)
         condition = to_filter(filter)
         records, page = await ctx.service.list(
             ctx.call, entity, condition, to_order(orderBy), first, after
