@@ -25,7 +25,11 @@ import orjson
 from litestar import Litestar, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 
@@ -70,6 +74,25 @@ DEFAULT_REQUEST_SECONDS = 30.0
 def request_seconds(model: TenantModel) -> float:
     limits = model.config.get("limits") or {}
     return float(limits.get("request_seconds") or DEFAULT_REQUEST_SECONDS)
+
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "BAD_REQUEST",
+    413: "LIMIT_EXCEEDED",
+    415: "BAD_REQUEST",
+}
+
+
+def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    """Errors the framework raises itself (a body over its size limit, a wrong method)
+    answer in the same shape as ours, with a stable code."""
+    code = _HTTP_CODES.get(exc.status_code, "INTERNAL" if exc.status_code >= 500 else "BAD_REQUEST")
+    body = {"errors": [{"message": str(exc.detail), "extensions": {"code": code, "errors": []}}]}
+    return Response(orjson.dumps(body), status_code=exc.status_code, media_type=MediaType.JSON)
 
 
 def _error_response(err: TesseraError) -> Response[bytes]:
@@ -389,5 +412,6 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
         ],
         on_startup=[on_startup],
         request_max_body_size=MAX_BODY_BYTES * 2,
+        exception_handlers={HTTPException: _http_error},
         debug=False,
     )

@@ -77,7 +77,13 @@ def _decimal(value: Any) -> Decimal:
         raise _Invalid("TYPE", "expected a number")
     if not d.is_finite():
         raise _Invalid("TYPE", "expected a finite number")
+    if abs(d.adjusted()) > _MAX_EXPONENT and not d.is_zero():
+        # Every number a CRM holds is far inside 10^±30; beyond, it is an attack or a typo.
+        raise _Invalid("MAX", "is out of range")
     return d
+
+
+_MAX_EXPONENT = 30
 
 
 def _places(d: Decimal) -> int:
@@ -95,6 +101,8 @@ def _check_range(f: FieldDef, d: Decimal) -> None:
 def _text(f: FieldDef, value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise _Invalid("TYPE", "expected text")
+    if "\x00" in value:
+        raise _Invalid("CONTROL_CHARACTER", "must not contain NUL characters")
     if len(value) > limit:
         raise _Invalid("MAX_LENGTH", f"must be at most {limit} characters")
     if f.min_length is not None and len(value) < f.min_length:
@@ -305,6 +313,10 @@ def from_storage(f: FieldDef, value: Any) -> Any:
 
 def condition_value(f: FieldDef | None, op: str, value: Any, model: TenantModel) -> Any:
     """A filter operand (Python form) -> storage form for the store."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("a filter value must not contain NUL characters")
+    if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+        raise ValueError("a filter value must not contain NUL characters")
     if f is None or value is None or op == "is_null":
         return value
     if op == "in":

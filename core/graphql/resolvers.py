@@ -229,6 +229,10 @@ def my_tasks(limits: Limits) -> Resolver:
         _root: Any, info: GraphQLResolveInfo, due: Any = "today", first: int | None = None
     ) -> list[Record]:
         ctx = _ctx(info)
+        if first is not None and first < 0:
+            raise BadRequest(
+                "first must not be negative", [Problem("MIN", "must be >= 0", "first")]
+            )
         size = min(first if first is not None else DEFAULT_PAGE_SIZE, limits.max_page_size)
         window = getattr(due, "value", due)
         return await ctx.service.processes.my_tasks(ctx.call, str(window), size)

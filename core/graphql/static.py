@@ -17,6 +17,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from core import authz
 from core.graphql.context import GraphQLContext
@@ -242,6 +243,32 @@ _SHARED_TYPES: tuple[Any, ...] = (
 )
 
 
+class _RootInTurn(StrawberryGraphQLCoreExecutionContext):
+    """Root fields of a query run one after another, as a mutation's do.
+
+    graphql-core runs a query's root fields concurrently; when one fails its
+    siblings are abandoned mid-flight, and on PostgreSQL a transaction they
+    held never gives its pooled connection back. Root fields are few, each
+    already batches its own work, so running them in turn costs little.
+    """
+
+    def execute_fields(
+        self,
+        parent_type: Any,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        if path is None:
+            return self.execute_fields_serially(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+
 def build_static_schema() -> strawberry.Schema:
     """The shared part, built once; tenant schemas borrow its types and state."""
     return strawberry.Schema(
@@ -249,5 +276,6 @@ def build_static_schema() -> strawberry.Schema:
         mutation=ApprovalMutation,
         types=_SHARED_TYPES,
         config=StrawberryConfig(default_resolver=_attr),
+        execution_context_class=_RootInTurn,
         scalar_overrides={Decimal: DECIMAL, date: DATE, datetime: DATETIME},
     )
