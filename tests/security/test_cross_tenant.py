@@ -248,7 +248,7 @@ async def _send(world: World, operation: str) -> None:
 @campaign_settings(CI_EXAMPLES, FULL_EXAMPLES)
 @given(data=st.data())
 async def test_generated_operations_never_reach_another_tenant(
-    world: World, data: st.DataObject, request: pytest.FixtureRequest
+    world: World, data: st.DataObject
 ) -> None:
     """The snapshot comparison and the request count are checked when ``world`` ends."""
     if world.operations is None:

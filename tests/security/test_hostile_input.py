@@ -273,7 +273,7 @@ async def test_huge_numbers_in_filters(hostile: Hostile, flt: str) -> None:
 
 @pytest.mark.parametrize("value", UNSTORABLE)
 async def test_nul_and_lone_surrogates_are_refused_with_a_code(
-    hostile: Hostile, request: pytest.FixtureRequest, value: str
+    hostile: Hostile, value: str
 ) -> None:
     for query in (
         "mutation($n: String!) { createPart(input: {name: $n}) { id name } }",
@@ -347,9 +347,7 @@ async def test_injection_in_order_by_is_refused(hostile: Hostile, key: str) -> N
     await hostile.still_serving()
 
 
-async def test_failed_root_field_does_not_hold_connections(
-    hostile: Hostile, request: pytest.FixtureRequest
-) -> None:
+async def test_failed_root_field_does_not_hold_connections(hostile: Hostile) -> None:
     """Twelve requests whose first field fails, then an ordinary one, within seconds."""
     for _ in range(12):
         body = await asyncio.wait_for(
