@@ -379,7 +379,7 @@ def validate_config(
     problems = schema_problems(doc, file)
     if problems:
         return None, problems
-    problems = _header_problems(doc, file)
+    problems = _header_problems(doc, file) + settings_problems(doc, contributions, file)
     try:
         model = build_tenant_model(doc, contributions, file=file)
     except ConfigInvalid as exc:
@@ -388,6 +388,40 @@ def validate_config(
     if problems:
         return None, problems
     return model, []
+
+
+def settings_problems(
+    doc: Mapping[str, Any],
+    contributions: Mapping[str, PluginContribution],
+    file: str | None = None,
+) -> list[Problem]:
+    """Check ``settings.<plugin>`` against the schema that plugin's manifest declares.
+
+    A settings object for an installed plugin the tenant does not enable is
+    refused: it would silently do nothing. Other keys stay free-form.
+    """
+    settings = doc.get("settings") or {}
+    enabled = set(doc.get("plugins") or ())
+    problems: list[Problem] = []
+    for name, value in settings.items():
+        contrib = contributions.get(name)
+        if contrib is None:
+            continue
+        where = f"/settings/{_pointer([name])[1:]}"
+        if name not in enabled:
+            message = f"settings for plugin '{name}', which this tenant does not enable"
+            problems.append(Problem("SETTINGS_PLUGIN_DISABLED", message, where, file))
+            continue
+        if contrib.settings_schema is None:
+            continue
+        seen: set[Any] = set()
+        validator = Draft202012Validator(
+            contrib.settings_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+        for error in validator.iter_errors(value):
+            for p in _problems_of(error, file, seen):
+                problems.append(Problem(p.code, p.message, where + p.path, file))
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.path, p.code))
 
 
 def expression_problems(model: TenantModel, file: str | None = None) -> list[Problem]:

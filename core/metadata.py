@@ -235,6 +235,8 @@ class PluginContribution:
     field_types: Mapping[str, str] = field(default_factory=dict)
     #: Automation actions it offers, as ``<plugin>.<name>``.
     actions: frozenset[str] = frozenset()
+    #: JSON Schema of the tenant's ``settings.<plugin>`` object (manifest ``settings``).
+    settings_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

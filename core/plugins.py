@@ -363,6 +363,12 @@ class PluginHost:
                 f"the manifest lists entities {sorted(missing)} that tessera_entities "
                 "does not return"
             )
+        settings_schema = manifest.get("settings")
+        if settings_schema is not None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(settings_schema)
+            except jsonschema.SchemaError as exc:
+                raise _Rejected(f"the manifest's settings schema is invalid: {exc.message}") from None
         field_types: dict[str, FieldTypeSpec] = {}
         for result in self._declared(name, "tessera_field_types"):
             if not isinstance(result, Mapping):
@@ -388,6 +394,7 @@ class PluginHost:
                 entities=MappingProxyType(entities),
                 field_types=MappingProxyType({t: s.base for t, s in field_types.items()}),
                 actions=frozenset(f"{name}.{a.name}" for a in actions),
+                settings_schema=manifest.get("settings"),
             ),
             field_types=MappingProxyType(field_types),
             jobs=tuple(dataclasses.replace(j, plugin=name) for j in jobs),
