@@ -54,12 +54,15 @@ class GraphQLContribution:
     """One root field: ``field`` is a ``strawberry.field``-decorated resolver.
 
     ``name`` is the GraphQL field name (camelCase); ``plugin`` is filled in by
-    the host.
+    the host. With ``entity`` set, only roles granted ``run`` on that entity
+    may call the field (others get ``FORBIDDEN`` before the resolver runs);
+    every action or report that reads or changes records should name one.
     """
 
     name: str
     field: Any
     plugin: str = ""
+    entity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
+from core.authz import require
 from core.errors import ConfigInvalid, Problem
 from core.graphql import resolvers as r
 from core.graphql.inputs import AND, OR
@@ -35,8 +36,10 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     GraphQLString,
+    default_field_resolver,
 )
 
 __all__ = ["build_tenant_schema"]
@@ -461,7 +464,14 @@ class _Builder:
         self, into: dict[str, GraphQLField], items: Iterable[GraphQLContribution], kind: str
     ) -> None:
         for item in items:
-            self._put(into, item.name, self.convert(item.field), f"/plugins/{item.plugin}/{kind}")
+            where = f"/plugins/{item.plugin}/{kind}"
+            field = self.convert(item.field)
+            if item.entity is not None:
+                if item.entity not in self.model.entities:
+                    message = f"'{item.name}' runs on unknown entity '{item.entity}'"
+                    raise ConfigInvalid(message, [Problem("PLUGIN_FIELD_ENTITY", message, where)])
+                field = _gated(field, item.entity)
+            self._put(into, item.name, field, where)
 
     def build(
         self, reports: Iterable[GraphQLContribution], actions: Iterable[GraphQLContribution]
@@ -535,6 +545,19 @@ def _item(index: int) -> Callable[[Any, Any], Any]:
 
 def _thunk(fn: Callable[[EntityDef], Any], entity: EntityDef) -> Callable[[], Any]:
     return lambda: fn(entity)
+
+
+def _gated(field: GraphQLField, entity: str) -> GraphQLField:
+    """``field``, callable only by roles granted ``run`` on ``entity``."""
+    inner = field.resolve or default_field_resolver
+
+    def resolve(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        require(info.context.call, entity, "run")
+        return inner(source, info, **args)
+
+    kwargs = field.to_kwargs()
+    kwargs["resolve"] = resolve
+    return GraphQLField(**kwargs)
 
 
 def build_tenant_schema(

@@ -159,3 +159,47 @@ async def test_plugin_reports_and_actions_are_root_fields(run: Run) -> None:
     assert body == {"data": {"salesForecast": {"total": "200", "tenant": "acme"}}}
     body = await run('mutation { recalculate(entity: "sales_order") }', schema=schema)
     assert body == {"data": {"recalculate": 0}}
+
+
+class _GatedPlugins(_Plugins):
+    def graphql_actions(self, model: TenantModel) -> list[GraphQLContribution]:
+        return [GraphQLContribution("recalculate", recalculate, "sales", entity="sales_order")]
+
+
+async def _as(role: str, schema: TenantSchema, model: TenantModel, query: str) -> dict[str, Any]:
+    from core.context import CallContext, Principal
+    from tests.core.graphql.conftest import NOW, FakeService
+
+    principal = Principal(tenant="acme", user_id="u1", email="ana@example.com", roles=(role,))
+    ctx = GraphQLContext(
+        call=CallContext(model=model, principal=principal, clock=lambda: NOW),
+        service=FakeService(),
+    )
+    return await schema.execute(query, None, None, ctx)
+
+
+async def test_a_plugin_field_on_an_entity_needs_the_run_permission() -> None:
+    roles = {
+        "runner": {"permissions": {"entities": {"sales_order": ["read", "run"]}}},
+        "reader": {"permissions": {"entities": {"sales_order": ["read"]}}},
+    }
+    model = make_model(config(roles=roles))
+    schema = SchemaRegistry(_GatedPlugins()).get(model)
+    query = 'mutation { recalculate(entity: "sales_order") }'
+    assert await _as("runner", schema, model, query) == {"data": {"recalculate": 0}}
+    refused = await _as("reader", schema, model, query)
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # A report that names no entity stays open to every role.
+    body = await _as("reader", schema, model, "{ salesForecast { total } }")
+    assert body == {"data": {"salesForecast": {"total": "300"}}}
+
+
+def test_a_plugin_field_on_an_unknown_entity_is_a_located_problem() -> None:
+    class Bad(_Plugins):
+        def graphql_actions(self, model: TenantModel) -> list[GraphQLContribution]:
+            return [GraphQLContribution("recalculate", recalculate, "sales", entity="nope")]
+
+    with pytest.raises(ConfigInvalid) as caught:
+        SchemaRegistry(Bad()).get(make_model())
+    assert caught.value.problems[0].path == "/plugins/sales/actions"
