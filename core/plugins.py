@@ -368,7 +368,9 @@ class PluginHost:
             try:
                 jsonschema.Draft202012Validator.check_schema(settings_schema)
             except jsonschema.SchemaError as exc:
-                raise _Rejected(f"the manifest's settings schema is invalid: {exc.message}") from None
+                raise _Rejected(
+                    f"the manifest's settings schema is invalid: {exc.message}"
+                ) from None
         field_types: dict[str, FieldTypeSpec] = {}
         for result in self._declared(name, "tessera_field_types"):
             if not isinstance(result, Mapping):
