@@ -130,6 +130,10 @@ def access(ctx: CallContext, entity: EntityDef) -> Access:
         for key in levels:
             level = _LEVELS.get(str(granted.get(key)), default)
             levels[key] = max(levels[key], level)
+    for key, fdef in entity.fields.items():
+        # A link to records the caller may not read is not theirs to follow or to set.
+        if fdef.target is not None and not allowed(ctx, fdef.target, "read"):
+            levels[key] = -1
     readable = frozenset(k for k, lv in levels.items() if lv >= _LEVELS["read"])
     writable = frozenset(k for k, lv in levels.items() if lv >= _LEVELS["write"])
     return Access(
