@@ -15,10 +15,13 @@ anything else (retried later with back-off; :class:`RetryLater` may say when).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -39,6 +42,7 @@ __all__ = [
     "RetryLater",
     "SmtpMailer",
     "SmtpSettings",
+    "allowed_networks_from_env",
     "build_email",
     "mailer_from_env",
     "message_id",
@@ -52,6 +56,7 @@ log = logging.getLogger("tessera.delivery")
 SMTP_URL_VAR = "TESSERA_SMTP_URL"
 MAIL_FROM_VAR = "TESSERA_MAIL_FROM"
 WEBHOOK_SECRET_VAR = "TESSERA_WEBHOOK_SECRET"
+WEBHOOK_NETWORKS_VAR = "TESSERA_WEBHOOK_ALLOWED_NETWORKS"
 SIGNATURE_HEADER = "X-Tessera-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -311,17 +316,71 @@ def _where(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}{':' + str(url.port) if url.port else ''}{url.path}"
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def allowed_networks_from_env(env: Mapping[str, str] | None = None) -> tuple[Network, ...]:
+    """Non-public networks webhooks may reach: ``TESSERA_WEBHOOK_ALLOWED_NETWORKS``
+    (comma-separated CIDRs, e.g. ``10.1.0.0/16,fd00::/8``); none by default."""
+    env = os.environ if env is None else env
+    out = []
+    for part in env.get(WEBHOOK_NETWORKS_VAR, "").split(","):
+        if part.strip():
+            try:
+                out.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError as exc:
+                raise ValueError(f"{WEBHOOK_NETWORKS_VAR}: {exc}") from None
+    return tuple(out)
+
+
+def _reachable(address: Address, allowed: Sequence[Network]) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in net for net in allowed if net.version == address.version):
+        return True
+    return address.is_global and not address.is_multicast
+
+
+async def _vetted_address(host: str, port: int, allowed: Sequence[Network]) -> str:
+    """The address to connect to for ``host``: every address it resolves to must be
+    public or allowed, so a tenant's webhook cannot reach the operator's network
+    (loopback, private ranges, cloud metadata at 169.254.169.254...)."""
+    try:
+        addresses: list[Address] = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise RetryLater(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(ipaddress.ip_address(i[4][0]) for i in infos))
+    for address in addresses:
+        if not _reachable(address, allowed):
+            raise PermanentFailure(
+                f"url: {host} is {address}, a private, local or reserved address; webhooks "
+                f"reach public addresses only (operators may allow networks with "
+                f"{WEBHOOK_NETWORKS_VAR})"
+            )
+    return str(addresses[0])
+
+
 async def post_webhook(
     client: httpx.AsyncClient,
     payload: Mapping[str, Any],
     idempotency_key: str,
     secret: str | None,
     timeout: httpx.Timeout | float = WEBHOOK_TIMEOUT,
+    allowed_networks: Sequence[Network] | None = None,
 ) -> int:
     """POST a ``webhook`` payload (``{"url", "body", "headers"}``) as JSON; the status.
 
     2xx is delivered; 4xx other than 408 and 429 is a :class:`PermanentFailure`;
-    anything else (other statuses, timeouts, connection errors) is retried.
+    anything else (other statuses, timeouts, connection errors) is retried. The
+    host must resolve to public addresses or to ``allowed_networks`` (default:
+    :func:`allowed_networks_from_env`); the request goes to the address that was
+    checked, so a second lookup cannot swap in another one.
     """
     url = payload.get("url")
     if not isinstance(url, str):
@@ -338,13 +397,23 @@ async def post_webhook(
     ):
         raise PermanentFailure("headers: an object of text values is required")
     headers = {k: v for k, v in extra.items() if k.lower() not in _RESERVED_HEADERS}
+    if allowed_networks is None:
+        allowed_networks = allowed_networks_from_env()
+    port = target.port or (443 if target.scheme == "https" else 80)
+    address = await _vetted_address(target.host, port, allowed_networks)
     content = dump_json(payload.get("body", {})).encode()
     headers["Content-Type"] = "application/json"
     headers[IDEMPOTENCY_HEADER] = idempotency_key
     if secret:
         headers[SIGNATURE_HEADER] = sign_body(secret, content)
     try:
-        response = await client.post(target, content=content, headers=headers, timeout=timeout)
+        response = await client.post(
+            target.copy_with(host=address),
+            content=content,
+            headers={**headers, "Host": target.netloc.decode("ascii")},
+            timeout=timeout,
+            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+        )
     except httpx.TimeoutException as exc:
         raise RetryLater(f"timed out posting to {_where(target)}: {type(exc).__name__}") from exc
     except httpx.TransportError as exc:

@@ -46,6 +46,7 @@ from core.delivery import (
     Mailer,
     PermanentFailure,
     RetryLater,
+    allowed_networks_from_env,
     build_email,
     mailer_from_env,
     post_webhook,
@@ -142,7 +143,8 @@ class Worker:
     ``concurrency`` the emails/webhooks in flight at once. Without ``mailer``,
     ``webhook_secret``, the settings come from ``env`` (default the process
     environment: ``TESSERA_SMTP_URL``, ``TESSERA_MAIL_FROM``,
-    ``TESSERA_WEBHOOK_SECRET``). A given ``http`` client is not closed here.
+    ``TESSERA_WEBHOOK_SECRET``; ``TESSERA_WEBHOOK_ALLOWED_NETWORKS`` names the
+    non-public networks webhooks may reach). A given ``http`` client is not closed here.
     """
 
     def __init__(
@@ -185,6 +187,7 @@ class Worker:
         self.webhook_secret = (
             webhook_secret if webhook_secret is not None else env.get(WEBHOOK_SECRET_VAR) or None
         )
+        self.webhook_networks = allowed_networks_from_env(env)
         self.rng = rng or random.Random()
         self._stop: asyncio.Event | None = None
         self._warned_no_engine = False
@@ -303,7 +306,11 @@ class Worker:
                     await self._send_email(tenant, row)
                 elif row["topic"] == WEBHOOK_TOPIC:
                     await post_webhook(
-                        self.http, row["payload"], row["idempotency_key"], self.webhook_secret
+                        self.http,
+                        row["payload"],
+                        row["idempotency_key"],
+                        self.webhook_secret,
+                        allowed_networks=self.webhook_networks,
                     )
                 else:
                     if plugins is None:

@@ -25,6 +25,9 @@ import pytest
 from core.store import Database, open_database
 from core.store.migrations import TENANT_TABLES
 
+# The webhook receivers of the tests listen on loopback, which production refuses.
+os.environ.setdefault("TESSERA_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+
 POSTGRES_SERVER = os.environ.get(
     "TESSERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

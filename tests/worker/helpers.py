@@ -30,3 +30,7 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+#: Worker settings for tests: no SMTP from the process, webhooks may reach loopback receivers.
+TEST_ENV = {"TESSERA_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128"}

@@ -19,6 +19,7 @@ from core.delivery import (
     RetryLater,
     SmtpMailer,
     SmtpSettings,
+    allowed_networks_from_env,
     build_email,
     mailer_from_env,
     message_id,
@@ -318,3 +319,49 @@ async def test_webhook_payloads_that_cannot_be_sent_are_permanent_failures(
 ) -> None:
     with pytest.raises(PermanentFailure):
         await post_webhook(http, payload, "k", None)
+
+
+# -- webhooks reach public addresses only ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "0.0.0.0",
+        "10.0.0.7",
+        "172.16.5.4",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "[fd00::1]",
+        "[fe80::1]",
+        "224.0.0.1",
+    ],
+)
+async def test_a_webhook_to_a_private_or_local_address_is_refused(
+    http: httpx.AsyncClient, host: str
+) -> None:
+    with HttpReceiver() as receiver:
+        payload = {"url": f"http://{host}:{receiver.port}/hook", "body": {}}
+        with pytest.raises(PermanentFailure, match="private, local or reserved"):
+            await post_webhook(http, payload, "k", None, allowed_networks=())
+    assert receiver.requests == []
+
+
+async def test_an_allowed_network_is_reached_at_the_checked_address_with_its_host_name(
+    http: httpx.AsyncClient,
+) -> None:
+    allowed = allowed_networks_from_env({"TESSERA_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"})
+    with HttpReceiver() as receiver:
+        payload = {"url": f"http://localhost:{receiver.port}/hook", "body": {}}
+        assert await post_webhook(http, payload, "k", None, allowed_networks=allowed) == 200
+    assert receiver.requests[0].headers["Host"] == f"localhost:{receiver.port}"
+
+
+def test_a_bad_allowed_network_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="TESSERA_WEBHOOK_ALLOWED_NETWORKS"):
+        allowed_networks_from_env({"TESSERA_WEBHOOK_ALLOWED_NETWORKS": "10.0.0.0/33"})

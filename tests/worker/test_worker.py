@@ -21,7 +21,7 @@ from core.store.migrations import TENANT_TABLES
 from core.store.values import utcnow
 from core.worker import Worker, WorkerStats
 from tests.api_helpers import Api, acme_config, make_runtime
-from tests.worker.helpers import NOW, Clock, add_tenant
+from tests.worker.helpers import NOW, TEST_ENV, Clock, add_tenant
 from tests.worker.receivers import HttpReceiver, Reply, SmtpReceiver
 
 SENDER = "crm@example.com"
@@ -76,7 +76,7 @@ async def runtime(db: Database, recorder: Recorder) -> Runtime:
 
 def _worker(runtime: Runtime, clock: Clock, **kwargs: Any) -> Worker:
     kwargs.setdefault("mailer", ListMailer())
-    kwargs.setdefault("env", {})
+    kwargs.setdefault("env", TEST_ENV)
     return Worker(runtime, clock=clock, rng=random.Random(7), **kwargs)
 
 
@@ -498,7 +498,7 @@ async def test_two_workers_racing_deliver_every_message_exactly_once(
             await db.enqueue(tenant, "webhook", payload, f"{tenant}-{i}", NOW)
         runtimes = [await make_runtime(db), await make_runtime(second_db)]
         workers = [
-            Worker(rt, worker_id=f"w{i}", batch=7, env={}, mailer=ListMailer())
+            Worker(rt, worker_id=f"w{i}", batch=7, env=TEST_ENV, mailer=ListMailer())
             for i, rt in enumerate(runtimes)
         ]
         delivered = {w.worker_id: 0 for w in workers}

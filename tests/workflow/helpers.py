@@ -25,6 +25,7 @@ from core.security import hash_password, issue_token
 from core.store import Database
 from core.worker import Worker
 from tests.api_helpers import make_runtime
+from tests.worker.helpers import TEST_ENV
 from tests.workflow.conftest import USERS, Clock, ProcApi, process_config
 
 __all__ = [
@@ -110,7 +111,7 @@ async def worker(runtime: Runtime, clock: Callable[[], datetime]) -> AsyncIterat
     transport = httpx.MockTransport(lambda _request: httpx.Response(204))
     async with (
         httpx.AsyncClient(transport=transport) as http,
-        Worker(runtime, clock=clock, http=http, env={}) as w,
+        Worker(runtime, clock=clock, http=http, env=TEST_ENV) as w,
     ):
         yield w
 
