@@ -97,7 +97,7 @@ def cmd_tenant_apply(args: argparse.Namespace) -> int:
 def cmd_tenant_plan(args: argparse.Namespace) -> int:
     """What applying each file would change, and the records it touches; writes nothing."""
     from core.errors import NotFound
-    from core.plan import plan_changes
+    from core.plan import data_problems, plan_changes
 
     async def run(rt: Runtime) -> int:
         failed = False
@@ -116,6 +116,11 @@ def cmd_tenant_plan(args: argparse.Namespace) -> int:
             plan = await plan_changes(rt.db, current, model)
             for line in plan.lines():
                 print(line)
+            refused, _ = await data_problems(rt.db, current, model, path)
+            if refused:
+                print("  apply would be refused by the stored data:")
+                _print_problems(refused)
+                failed = True
         return 1 if failed else 0
 
     return asyncio.run(_with_runtime(run))

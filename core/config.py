@@ -385,9 +385,32 @@ def validate_config(
     except ConfigInvalid as exc:
         return None, problems + exc.problems
     problems += expression_problems(model, file)
+    problems += default_problems(model, file)
     if problems:
         return None, problems
     return model, []
+
+
+def default_problems(model: TenantModel, file: str | None = None) -> list[Problem]:
+    """Each field's ``default`` must be a value the field accepts."""
+    from core.values import coerce
+
+    problems: list[Problem] = []
+    for entity in model.entities.values():
+        for f in entity.fields.values():
+            if f.default is None or f.read_only:
+                continue
+            _, problem = coerce(f, f.default, model)
+            if problem is not None:
+                problems.append(
+                    Problem(
+                        "DEFAULT_INVALID",
+                        f"the default is not a valid value: {problem.message}",
+                        f"/entities/{entity.key}/fields/{f.key}/default",
+                        file,
+                    )
+                )
+    return problems
 
 
 def settings_problems(

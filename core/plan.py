@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.context import Principal
+from core.errors import Problem
 from core.expressions import ExpressionError, bindings
 from core.metadata import EntityDef, TenantModel
 from core.store import Database
+from core.values import from_storage, unique_key
 
-__all__ = ["Change", "Plan", "plan_changes"]
+__all__ = ["Change", "Plan", "UniqueClaims", "data_problems", "plan_changes"]
 
 _PAGE = 1000
 
@@ -255,3 +257,114 @@ async def _processes(plan: Plan, old: TenantModel, new: TenantModel, records: An
             )
         for key in sorted(set(old_sources) - {r.key for r in rules}):
             add(Change("removed", "rule", f"{entity_key}.{key}"))
+
+
+# -- what existing data forbids ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueClaims:
+    """Claims to record when a field becomes unique: (record id, normalised value)."""
+
+    entity: str
+    field: str
+    claims: tuple[tuple[str, str], ...]
+
+
+def _field_path(new: TenantModel, entity: str, key: str, leaf: str) -> str:
+    """Where a field's problem points: into the tenant's config when it defines the field."""
+    spec = (new.config.get("entities") or {}).get(entity) or {}
+    if key in (spec.get("fields") or {}):
+        return f"/entities/{entity}/fields/{key}/{leaf}"
+    return f"/entities/{entity}"
+
+
+def _sample(ids: list[str]) -> str:
+    return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+
+
+async def data_problems(
+    db: Database, old: TenantModel | None, new: TenantModel, file: str | None = None
+) -> tuple[list[Problem], list[UniqueClaims]]:
+    """Changes the stored data cannot take, as located problems; else the unique
+    claims to record for fields that become unique.
+
+    Refused: a type change of a field that holds values (the values would no
+    longer read as the new type: add a new field and move them), removing an
+    enum option that records still hold, and making a field unique while records
+    share a value.
+    """
+    problems: list[Problem] = []
+    claims: list[UniqueClaims] = []
+    if old is None:
+        return problems, claims
+    for e in sorted(set(old.entities) & set(new.entities)):
+        before, after = old.entities[e], new.entities[e]
+        rows: list[dict[str, Any]] | None = None
+        for key in sorted(after.fields):
+            a, b = before.fields.get(key), after.fields[key]
+            if b.type == "computed" or (
+                a is not None
+                and b.unique == a.unique
+                and (a.value_type == b.value_type and set(a.option_values) <= set(b.option_values))
+            ):
+                continue
+            if a is None and not b.unique:
+                continue
+            if rows is None:
+                rows = await _records(db, new.tenant, e)
+            holding = [r for r in rows if r.get(key) is not None]
+            if not holding:
+                continue
+            if a is not None and a.value_type != b.value_type:
+                problems.append(
+                    Problem(
+                        "TYPE_CHANGE_WITH_DATA",
+                        f"{len(holding)} record(s) of '{e}' hold values of '{key}' "
+                        f"({_sample([r['id'] for r in holding])}); changing its type from "
+                        f"{a.type} to {b.type} would leave them unreadable: add a field of "
+                        "the new type and move the values instead",
+                        _field_path(new, e, key, "type"),
+                        file,
+                    )
+                )
+                continue
+            if a is not None and b.option_values and a.option_values:
+                gone = set(a.option_values) - set(b.option_values)
+                users = [
+                    r["id"]
+                    for r in holding
+                    if set(r[key] if isinstance(r[key], list) else [r[key]]) & gone
+                ]
+                if users:
+                    problems.append(
+                        Problem(
+                            "OPTION_IN_USE",
+                            f"option(s) {sorted(gone)} of '{e}.{key}' are held by "
+                            f"{len(users)} record(s) ({_sample(users)}): change those "
+                            "records first",
+                            _field_path(new, e, key, "options"),
+                            file,
+                        )
+                    )
+            if b.unique and (a is None or not a.unique):
+                seen: dict[str, list[str]] = {}
+                for r in holding:
+                    value = from_storage(b, r[key])
+                    seen.setdefault(unique_key(b, value), []).append(r["id"])
+                shared = {v: ids for v, ids in seen.items() if len(ids) > 1}
+                if shared:
+                    value, ids = next(iter(sorted(shared.items())))
+                    problems.append(
+                        Problem(
+                            "UNIQUE_DUPLICATES",
+                            f"'{e}.{key}' cannot become unique: {len(shared)} value(s) are "
+                            f"shared, e.g. '{value}' by {_sample(ids)}",
+                            _field_path(new, e, key, "unique"),
+                            file,
+                        )
+                    )
+                else:
+                    pairs = tuple((ids[0], v) for v, ids in seen.items())
+                    claims.append(UniqueClaims(e, key, pairs))
+    return problems, claims

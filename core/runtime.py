@@ -199,10 +199,31 @@ class Runtime:
             if current["version_key"] == model.version_key:
                 return ApplyResult(tenant, current["version"], False, model)
             previous, _ = self.validate(current["config"])
+        from core.plan import data_problems
+
+        # Checked before the transaction and again inside it would be stricter; a
+        # write racing an apply is refused by the claims recorded below instead.
+        problems, uniques = await data_problems(self.db, previous, model, file)
+        if problems:
+            raise ConfigInvalid(
+                f"{len(problems)} problem(s) with the stored data of '{tenant}'", problems
+            )
         name = model.label(model.name) or tenant
         reindexed: dict[str, int] = {}
         async with self.db.transaction():
             version = await self.db.save_config(tenant, name, dict(doc), model.version_key, actor)
+            for claims in uniques:
+                for record_id, value in claims.claims:
+                    await self.db.claim_unique(
+                        tenant, claims.entity, claims.field, value, record_id
+                    )
+            if previous is not None:
+                for key, entity in previous.entities.items():
+                    kept = model.entities.get(key)
+                    for f in entity.fields.values():
+                        now = kept.fields.get(f.key) if kept else None
+                        if f.unique and (now is None or not now.unique):
+                            await self.db.drop_unique_claims(tenant, key, f.key)
             for key, entity in model.entities.items():
                 old = previous.entities.get(key) if previous else None
                 new_slots = {f.key: f.slot for f in entity.fields.values() if f.slot}

@@ -86,3 +86,69 @@ def test_plan_of_an_invalid_config_shows_its_problems(
     bad.write_text(json.dumps(doc))
     assert main(["tenant", "plan", str(bad)]) == 1
     assert "RELATION_TARGET_UNKNOWN" in capsys.readouterr().err
+
+
+async def _widget_titles(url: str, titles: list[str]) -> None:
+    from core.context import CallContext, Principal
+
+    db = await open_database(url)
+    try:
+        runtime = Runtime(db, PluginHost.from_entry_points())
+        model = await runtime.model("acme")
+        ctx = CallContext(model=model, principal=Principal.system("acme"))
+        for title in titles:
+            values = {"title": title, "grade": "b", "notes": "kept"}
+            await runtime.service.create(ctx, "widget", values)
+    finally:
+        await db.close()
+
+
+def test_changes_the_stored_data_cannot_take_are_refused_by_plan_and_apply(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_seed(db.url))
+    asyncio.run(_widget_titles(db.url, ["Twin", "twin "]))
+    capsys.readouterr()
+    new = tmp_path / "acme.json"
+    cases = [
+        (("title", "unique", True), "UNIQUE_DUPLICATES", "/entities/widget/fields/title/unique"),
+        (
+            ("notes", "type", "integer"),
+            "TYPE_CHANGE_WITH_DATA",
+            "/entities/widget/fields/notes/type",
+        ),
+        (
+            ("grade", "options", [{"value": "a", "label": {"en": "A"}}]),
+            "OPTION_IN_USE",
+            "/entities/widget/fields/grade/options",
+        ),
+    ]
+    for (field, key, value), code, where in cases:
+        doc = acme_config()
+        doc["entities"]["widget"]["fields"][field][key] = value
+        new.write_text(json.dumps(doc))
+        assert main(["tenant", "plan", str(new)]) == 1
+        shown = capsys.readouterr()
+        assert f"{where}: {code}" in (shown.out + shown.err).replace(f"{new}:", "")
+        assert main(["tenant", "apply", str(new)]) == 1
+        shown = capsys.readouterr()
+        assert code in shown.out + shown.err
+    assert main(["tenant", "list"]) == 0
+    assert "version 1" in capsys.readouterr().out
+
+
+def test_a_field_that_becomes_unique_claims_its_stored_values(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_seed(db.url))
+    doc = acme_config()
+    doc["entities"]["widget"]["fields"]["title"]["unique"] = True
+    new = tmp_path / "acme.json"
+    new.write_text(json.dumps(doc))
+    assert main(["tenant", "apply", str(new)]) == 0
+    with pytest.raises(Exception, match="unique"):
+        asyncio.run(_widget_titles(db.url, ["W1 "]))  # w1 exists: claimed on apply
+    doc["entities"]["widget"]["fields"]["title"]["unique"] = False
+    new.write_text(json.dumps(doc))
+    assert main(["tenant", "apply", str(new)]) == 0
+    asyncio.run(_widget_titles(db.url, ["W1 "]))  # no longer unique: claims dropped

@@ -615,6 +615,16 @@ class Database:
             return
         raise UniqueViolation(entity, field, value)
 
+    async def drop_unique_claims(self, tenant: str, entity: str, field: str) -> None:
+        """Forget every claim of a field that is no longer unique."""
+        await self._execute_as(
+            tenant,
+            "DELETE FROM unique_value WHERE tenant_id = {} AND entity = {} AND field = {}",
+            tenant,
+            entity,
+            field,
+        )
+
     async def release_unique(
         self, tenant: str, entity: str, field: str, value: str, record_id: str
     ) -> None:
