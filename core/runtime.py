@@ -7,6 +7,9 @@ holds the current version; every request compares against it).
 
 from __future__ import annotations
 
+import math
+import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +30,9 @@ from core.store.values import stored_order
 __all__ = ["ApplyResult", "Runtime"]
 
 #: Timer keys of plugin jobs (``job:<plugin>.<name>``) and the record they hang on.
+#: Seconds a checked config version is trusted (``TESSERA_CONFIG_CHECK_SECONDS``).
+CONFIG_CHECK_VAR = "TESSERA_CONFIG_CHECK_SECONDS"
+DEFAULT_CONFIG_CHECK_SECONDS = 0.5
 JOB_PREFIX = "job:"
 JOB_RECORD = "_job"
 
@@ -41,12 +47,24 @@ class ApplyResult:
 
 
 class Runtime:
-    def __init__(self, db: Database, plugins: PluginHost) -> None:
+    def __init__(
+        self, db: Database, plugins: PluginHost, *, config_check_seconds: float | None = None
+    ) -> None:
         self.db = db
         self.plugins = plugins
         self.service = RecordService(db, plugins)
         self.schemas = SchemaRegistry(plugins)
         self._models: dict[str, tuple[int, TenantModel]] = {}
+        #: How long a tenant's config version, once checked, is trusted without asking
+        #: the database again: a config applied by another process is served at most
+        #: this much later. One applied here is served at once.
+        self.config_check_seconds = (
+            float(os.environ.get(CONFIG_CHECK_VAR, DEFAULT_CONFIG_CHECK_SECONDS))
+            if config_check_seconds is None
+            else config_check_seconds
+        )
+        self._checked: dict[str, float] = {}
+        self._monotonic: Callable[[], float] = time.monotonic  # tests step it
         self._shared: dict[str, TenantModel] = {}
         self._pinned: dict[tuple[str, int], TenantModel] = {}
         self._hidden: dict[tuple[str, bool, tuple[str, ...]], dict[str, frozenset[str]]] = {}
@@ -82,8 +100,14 @@ class Runtime:
     async def model(self, tenant: str) -> TenantModel:
         """The tenant's current model; re-derived only when its version changed."""
         cached = self._models.get(tenant)
-        if cached is not None and cached[0] == await self.db.config_version(tenant):
-            return cached[1]
+        if cached is not None:
+            now = self._monotonic()
+            if now - self._checked.get(tenant, -math.inf) < self.config_check_seconds:
+                return cached[1]
+            if cached[0] == await self.db.config_version(tenant):
+                self._checked[tenant] = now
+                return cached[1]
+        checked = self._monotonic()
         current = await self.db.current_config(tenant)
         if current is None:
             raise NotFound(f"tenant '{tenant}' does not exist")
@@ -97,6 +121,7 @@ class Runtime:
         # Tenants with identical models share one object (and so one schema).
         model = self._shared.setdefault(model.version_key, model)
         self._models[tenant] = (current["version"], model)
+        self._checked[tenant] = checked
         return model
 
     async def model_at(self, tenant: str, version: int) -> TenantModel:
@@ -230,5 +255,7 @@ class Runtime:
                 old_slots = {f.key: f.slot for f in old.fields.values() if f.slot} if old else {}
                 if new_slots != old_slots and old is not None:
                     reindexed[key] = await self.db.backfill_slots(tenant, entity)
+        # Served from the next request on, whatever the check window.
+        self._checked.pop(tenant, None)
         await self.seed_jobs(tenant)
         return ApplyResult(tenant, version, True, model, reindexed)

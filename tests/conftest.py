@@ -27,6 +27,9 @@ from core.store.migrations import TENANT_TABLES
 
 # The webhook receivers of the tests listen on loopback, which production refuses.
 os.environ.setdefault("TESSERA_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# Tests apply configs through several runtimes in one process: check versions every time
+# (tests/test_runtime.py covers the window).
+os.environ.setdefault("TESSERA_CONFIG_CHECK_SECONDS", "0")
 
 POSTGRES_SERVER = os.environ.get(
     "TESSERA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

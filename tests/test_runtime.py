@@ -22,6 +22,29 @@ async def test_a_config_applied_elsewhere_is_seen_on_the_next_request(db: Databa
     assert after.version_key == result.model.version_key
 
 
+async def test_a_checked_version_is_trusted_for_the_check_window(db: Database) -> None:
+    from core.plugins import PluginHost
+    from core.runtime import Runtime
+
+    clock = [100.0]
+    first = Runtime(db, PluginHost.from_entry_points(), config_check_seconds=0.5)
+    second = await make_runtime(db)
+    first._monotonic = lambda: clock[0]
+    await first.apply_config(acme_config())
+    before = await first.model("acme")
+    changed = acme_config()
+    changed["entities"]["part"]["fields"]["colour"] = {"type": "text", "label": {"en": "C"}}
+    await second.apply_config(changed)
+    clock[0] += 0.4
+    assert await first.model("acme") is before  # within the window: not asked again
+    clock[0] += 0.2
+    assert "colour" in (await first.model("acme")).entities["part"].fields
+    # A config applied through this runtime is served at once.
+    changed["entities"]["part"]["fields"]["size"] = {"type": "text", "label": {"en": "S"}}
+    await first.apply_config(changed)
+    assert "size" in (await first.model("acme")).entities["part"].fields
+
+
 async def test_tenants_with_the_same_config_get_the_same_api(db: Database) -> None:
     runtime = await make_runtime(db)
     await runtime.apply_config(acme_config("one"))
