@@ -395,6 +395,19 @@ def cmd_plugin_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugin_new(args: argparse.Namespace) -> int:
+    """Write a new plugin package that installs, loads and passes its own tests."""
+    from core.scaffold import new_plugin
+
+    try:
+        root = new_plugin(args.name, Path(args.dir))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"created {root}")
+    print(f"next: pip install -e '{root}[test]' && crm plugin list && pytest -q {root}")
+    return 0
+
+
 # -- serve and demo -----------------------------------------------------------------
 
 
@@ -677,6 +690,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = plugin.add_parser("list", help="installed plugins")
     p.set_defaults(func=cmd_plugin_list)
+    p = plugin.add_parser("new", help="write a new plugin package to start from")
+    p.add_argument("name", help="the plugin name (entry point and manifest name), e.g. acme_rating")
+    p.add_argument("--dir", default=".", help="where to create its folder (default: here)")
+    p.set_defaults(func=cmd_plugin_new)
     return parser
 
 
