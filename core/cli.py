@@ -383,6 +383,38 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return asyncio.run(_with_runtime(run))
 
 
+def cmd_tenant_test(args: argparse.Namespace) -> int:
+    """Run the test cases each config carries, each in a scratch database; writes nothing."""
+    from core.plugins import PluginHost
+    from core.store.values import stored_order
+    from core.tenant_tests import run_tenant_tests
+
+    async def run() -> int:
+        host = PluginHost.from_entry_points()
+        failed = False
+        for path in args.files:
+            doc = stored_order(_load(path), "sqlite")
+            from core.config import validate_config
+
+            model, problems = validate_config(doc, host.contributions(), file=path)
+            if model is None:
+                print(f"{path}: not a valid config", file=sys.stderr)
+                _print_problems(problems)
+                failed = True
+                continue
+            results = await run_tenant_tests(doc, host, path)
+            passed = sum(r.passed for r in results)
+            print(f"{model.tenant}: {passed} of {len(results)} test(s) passed")
+            for r in results:
+                print(f"  {'PASS' if r.passed else 'FAIL'}  {r.name}")
+                for p in r.problems:
+                    print(f"        {p.located()}")
+            failed = failed or passed < len(results)
+        return 1 if failed else 0
+
+    return asyncio.run(run())
+
+
 def cmd_plugin_list(args: argparse.Namespace) -> int:
     from core.plugins import PluginHost
 
@@ -593,6 +625,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_tenant_plan)
+    p = tenant.add_parser(
+        "test", help="run the test cases in config files, each in a scratch database"
+    )
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_tenant_test)
     p = tenant.add_parser("list", help="list tenants")
     p.set_defaults(func=cmd_tenant_list)
     p = tenant.add_parser(
