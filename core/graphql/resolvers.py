@@ -13,21 +13,24 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+from graphql import GraphQLResolveInfo
 
 from core.context import Record
 from core.errors import BadRequest, LimitExceeded, Problem
 from core.graphql.context import GraphQLContext
 from core.graphql.inputs import to_filter, to_order, to_values
+from core.graphql.leaves import StoredValue, SystemValue
 from core.graphql.limits import Limits
 from core.graphql.loaders import load_record, load_records, load_user
 from core.graphql.static import AuditEntry
 from core.metadata import EntityDef
 from core.query import Filter, Page
-from graphql import GraphQLResolveInfo
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "Connection",
+    "StoredValue",
+    "SystemValue",
     "audit",
     "create",
     "delete",
@@ -73,17 +76,11 @@ class Connection:
 
 
 def field_value(key: str) -> Resolver:
-    def resolve(rec: Record, _info: GraphQLResolveInfo) -> Any:
-        return rec.data.get(key)
-
-    return resolve
+    return StoredValue(key)
 
 
 def system_value(attr: str) -> Resolver:
-    def resolve(rec: Record, _info: GraphQLResolveInfo) -> Any:
-        return getattr(rec, attr)
-
-    return resolve
+    return SystemValue(attr)
 
 
 def relation(key: str, target: str) -> Resolver:

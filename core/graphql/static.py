@@ -15,12 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLScalarType, Undefined
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from core import authz
 from core.graphql.context import GraphQLContext
+from core.graphql.leaves import StoredValue
 from core.graphql.loaders import load_user
 from core.graphql.meta import Meta, MetaUser, meta_for
 from core.graphql.processes import ApprovalMutation, ApprovalQuery, TaskDue
@@ -251,6 +253,46 @@ class _RootInTurn(StrawberryGraphQLCoreExecutionContext):
     held never gives its pooled connection back. Root fields are few, each
     already batches its own work, so running them in turn costs little.
     """
+
+    def execute_field(
+        self,
+        parent_type: Any,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        # A stored value of a record, shown as a scalar or enum, needs no resolve info,
+        # no argument parsing and no awaitable checks: most fields of a list page are
+        # such. Anything unusual (no value for a non-null field, a value the type
+        # refuses, middleware) takes graphql-core's full path, which reports it.
+        node = field_details_list[0].node
+        field_def = parent_type.fields.get(node.name.value)
+        resolver = field_def.resolve if field_def is not None else None
+        if (
+            isinstance(resolver, StoredValue)
+            and not node.arguments
+            and self.middleware_manager is None
+        ):
+            getter = resolver.leaf_value
+            return_type = field_def.type
+            nullable = not isinstance(return_type, GraphQLNonNull)
+            leaf = return_type if nullable else return_type.of_type
+            if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+                try:
+                    value = getter(source)
+                    if value is None:
+                        if nullable:
+                            return None
+                    else:
+                        out = leaf.serialize(value)
+                        if out is not None and out is not Undefined:
+                            return out
+                except Exception:
+                    pass
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
 
     def execute_fields(
         self,
