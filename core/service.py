@@ -31,7 +31,14 @@ from core.errors import (
 from core.metadata import SYSTEM_FIELDS, EntityDef, FieldDef
 from core.query import And, Condition, Filter, Or, OrderBy, Page
 from core.store import Database, UniqueViolation
-from core.values import coerce, condition_value, from_storage, slot_value, to_storage, unique_key
+from core.values import (
+    STORAGE_CONVERTERS,
+    coerce,
+    condition_value,
+    slot_value,
+    to_storage,
+    unique_key,
+)
 from core.workflow.engine import ProcessEngine
 
 __all__ = ["RecordService", "StageHooks"]
@@ -79,12 +86,16 @@ class RecordService:
 
     @staticmethod
     def _record(entity: EntityDef, row: Mapping[str, Any]) -> Record:
-        stored = row["data"]
-        data = {
-            key: from_storage(f, stored[key])
-            for key, f in entity.fields.items()
-            if stored.get(key) is not None
-        }
+        # Only the stored keys, converting only the types whose storage form differs:
+        # a list page converts thousands of values.
+        fields, converters = entity.fields, STORAGE_CONVERTERS
+        data = {}
+        for key, value in row["data"].items():
+            f = fields.get(key)
+            if f is None or value is None:
+                continue
+            convert = converters.get(f.value_type)
+            data[key] = value if convert is None else convert(value)
         return Record(
             id=row["id"],
             entity=entity.key,

@@ -15,7 +15,7 @@ both and reports problems with the field's path.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -295,20 +295,22 @@ def to_storage(f: FieldDef, value: Any) -> Any:
     return value
 
 
+#: Value type -> storage form to Python form; types missing here are stored as they are.
+STORAGE_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "decimal": Decimal,
+    "percent": Decimal,
+    "money": lambda v: {"amount": Decimal(v["amount"]), "currency": v["currency"]},
+    "date": date.fromisoformat,
+    "datetime": datetime.fromisoformat,
+}
+
+
 def from_storage(f: FieldDef, value: Any) -> Any:
     """Storage form -> Python form."""
     if value is None:
         return None
-    t = f.value_type
-    if t in ("decimal", "percent"):
-        return Decimal(value)
-    if t == "money":
-        return {"amount": Decimal(value["amount"]), "currency": value["currency"]}
-    if t == "date":
-        return date.fromisoformat(value)
-    if t == "datetime":
-        return datetime.fromisoformat(value)
-    return value
+    convert = STORAGE_CONVERTERS.get(f.value_type)
+    return value if convert is None else convert(value)
 
 
 def condition_value(f: FieldDef | None, op: str, value: Any, model: TenantModel) -> Any:

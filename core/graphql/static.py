@@ -272,7 +272,7 @@ class _RootInTurn(StrawberryGraphQLCoreExecutionContext):
         if (
             isinstance(resolver, StoredValue)
             and not node.arguments
-            and self.middleware_manager is None
+            and not (self.middleware_manager and self.middleware_manager.middlewares)
         ):
             getter = resolver.leaf_value
             return_type = field_def.type

@@ -240,7 +240,16 @@ class Database:
         """
         assert isinstance(self.engine, SQLiteEngine)
         if self._reader is None:
-            self._reader = await self.engine.get_connection()
+            import aiosqlite
+            from piccolo.engine.sqlite import dict_factory
+
+            reader = aiosqlite.connect(**self.engine.connection_kwargs)
+            # A reader left open (a script that never closes the database) must not keep
+            # the process alive at exit.
+            reader._thread.daemon = True
+            await reader
+            reader.row_factory = dict_factory  # type: ignore[assignment]
+            self._reader = reader
         text, args = query.compile_string(engine_type=self.engine.engine_type)
         async with self._reader.execute(text, args) as cursor:
             rows = await cursor.fetchall()
