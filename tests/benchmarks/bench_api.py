@@ -448,6 +448,10 @@ async def profile(url: str, tokens: dict[str, str], requests: int, top: int) -> 
                     SMALL,
                     lambda: {"query": LIST_QUERY, "variables": {"stage": "open", "first": 50}},
                 ),
+                "P7 10-row list (10k tenant)": (
+                    SMALL,
+                    lambda: {"query": LIST_QUERY, "variables": {"stage": "open", "first": 10}},
+                ),
                 "P2 create": (
                     WRITE,
                     lambda: {
