@@ -30,6 +30,8 @@ from jsonschema.exceptions import ValidationError
 from core.errors import ConfigInvalid, Problem
 from core.expressions import compile_expression, record_variables
 from core.metadata import PluginContribution, TenantModel, build_tenant_model
+from core.numbering import numbering_problems
+from core.templates import template_problems
 
 __all__ = [
     "SCHEMA_BASE",
@@ -383,8 +385,11 @@ def validate_config(
     try:
         model = build_tenant_model(doc, contributions, file=file)
     except ConfigInvalid as exc:
-        return None, problems + exc.problems
+        # Sorted by location: the same config gives the same list whatever order its
+        # keys come in (PostgreSQL's JSONB returns them reordered).
+        return None, sorted(problems + exc.problems, key=lambda p: (p.path, p.code))
     problems += expression_problems(model, file)
+    problems += numbering_problems(model, file) + template_problems(model, file)
     problems += default_problems(model, file)
     if problems:
         return None, problems

@@ -10,7 +10,7 @@ value directly.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -196,6 +196,39 @@ def tessera_after_commit(
     :param tenant: the tenant key.
     :param topic: the event topic, such as ``record.created``.
     :param payload: the JSON payload of the event.
+    """
+
+
+@hookspec
+def tessera_plugin_event(
+    ctx: CallContext, event: str, payload: Mapping[str, Any]
+) -> Awaitable[None] | None:
+    """React to a business event a plugin announced, inside the announcing transaction.
+
+    :param ctx: the call context of the write behind the event; ``ctx.extra["service"]``
+        is the service.
+    :param event: ``<plugin>.<name>``, such as ``quoting.quote_accepted``.
+    :param payload: the event's data, as the announcing plugin documents it.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Messages to people outside the tenant
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def tessera_message_refusals(
+    ctx: CallContext, channel: str, recipients: Sequence[str], entity: str, record: Record
+) -> Mapping[str, str] | Awaitable[Mapping[str, str]] | None:
+    """Recipients who refuse messages on ``channel``, each with a reason; they are skipped.
+
+    :param ctx: the call context of the write whose automation sends;
+        ``ctx.extra["service"]`` is the service.
+    :param channel: ``email``, ``sms``, ``phone``, ``im``...
+    :param recipients: the addresses about to be messaged (lower-case emails for ``email``).
+    :param entity: the entity of the record the message is about.
+    :param record: the record the message is about.
     """
 
 

@@ -168,6 +168,8 @@ class EntityDef:
     source: str
     title_field: str | None = None
     description: Labels = field(default_factory=dict)
+    #: Bookkeeping a plugin keeps for itself: not offered in the screens' navigation.
+    internal: bool = False
 
     @property
     def type_name(self) -> str:
@@ -441,6 +443,7 @@ class _Builder:
                 source=source,
                 title_field=title,
                 description=freeze(dict(espec.get("description") or {})),
+                internal=bool(espec.get("internal", False)),
             )
 
         forms = self._forms(cfg.get("forms") or {}, entities)

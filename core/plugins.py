@@ -529,6 +529,56 @@ class PluginHost:
             record=record,
         )
 
+    async def plugin_event(self, ctx: CallContext, event: str, payload: Mapping[str, Any]) -> None:
+        """Tell the enabled plugins about a business event (``tessera_plugin_event``)."""
+        await self._run(
+            "tessera_plugin_event", ctx.model.plugins, ctx=ctx, event=event, payload=payload
+        )
+
+    async def message_refusals(
+        self,
+        ctx: CallContext,
+        channel: str,
+        recipients: Sequence[str],
+        entity: str,
+        record: Record,
+    ) -> dict[str, str]:
+        """Recipient -> reason, for those an enabled plugin says refuse ``channel``.
+
+        Every enabled plugin is asked (in hook order); the first reason given for a
+        recipient is kept. A plugin that fails refuses the write, like a stage hook.
+        """
+        refused: dict[str, str] = {}
+        if not recipients:
+            return refused
+        by_plugin: dict[str, list[pluggy.HookImpl]] = {}
+        for impl in self._pm.hook.tessera_message_refusals.get_hookimpls():
+            by_plugin.setdefault(impl.plugin_name, []).append(impl)
+        kwargs = {
+            "ctx": ctx,
+            "channel": channel,
+            "recipients": list(recipients),
+            "entity": entity,
+            "record": record,
+        }
+        for plugin in self._enabled(ctx.model.plugins):
+            for impl in by_plugin.get(plugin.name, ()):
+                try:
+                    result = _call(impl, kwargs)
+                    if inspect.isawaitable(result):
+                        result = await result
+                except TesseraError:
+                    raise
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin '{plugin.name}' failed in tessera_message_refusals: "
+                        f"{type(exc).__name__}: {exc}",
+                        [Problem("PLUGIN_ERROR", str(exc) or type(exc).__name__)],
+                    ) from exc
+                for recipient, reason in (result or {}).items():
+                    refused.setdefault(str(recipient), str(reason))
+        return refused
+
     async def after_commit(
         self, enabled: Sequence[str], tenant: str, topic: str, payload: Mapping[str, Any]
     ) -> None:

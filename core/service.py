@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from core import authz
+from core import authz, numbering
 from core.computed import ComputedFields
 from core.context import CallContext, Operation, Record
 from core.errors import (
@@ -63,6 +63,9 @@ class StageHooks(Protocol):
     async def pre_operation(self, ctx: CallContext, operation: Operation) -> None: ...
     async def post_operation(
         self, ctx: CallContext, operation: Operation, record: Record
+    ) -> None: ...
+    async def plugin_event(
+        self, ctx: CallContext, event: str, payload: Mapping[str, Any]
     ) -> None: ...
 
 
@@ -268,10 +271,15 @@ class RecordService:
         previous_data: Mapping[str, Any],
     ) -> Record:
         """Validate, then persist inside one transaction (create or update)."""
+        # Stage hooks read and write other records through this same service.
+        ctx.extra.setdefault("service", self)
         await self._run_hook("pre_validate", self.hooks.pre_validate(ctx, op))
         now = ctx.clock()
         actor = ctx.principal.user_id
         async with self.db.transaction():
+            if op.previous is None:
+                # Inside the transaction: a create that rolls back gives its number back.
+                await numbering.assign(self.db, ctx.model, ctx.tenant, entity.key, now, op.values)
             await self._run_hook("pre_operation", self.hooks.pre_operation(ctx, op))
             # Hooks may have set values: check them like user input.
             op.values = self._check_values(ctx, entity, op.values, trusted=True)
@@ -522,6 +530,21 @@ class RecordService:
         # History must not reveal what the record itself hides.
         return [{**e, "diff": acc.visible(e.get("diff") or {})} for e in entries]
 
+    async def users_by_email(
+        self, ctx: CallContext, emails: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The tenant's users with these emails (lower-cased) as ``{id, email, name}``.
+
+        Tenant settings name users by email (assignment rules, quotas); this
+        gives the ids records store. Unknown emails are left out.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for email in dict.fromkeys(e.strip().lower() for e in emails):
+            user = await self.db.get_user(ctx.tenant, email)
+            if user is not None:
+                out[email] = {"id": user["id"], "email": email, "name": user.get("name") or ""}
+        return out
+
     async def user_names(self, ctx: CallContext, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for uid in dict.fromkeys(ids):
@@ -604,6 +627,7 @@ class RecordService:
         acc = await self._access(ctx, edef)
         current = await self._load(ctx, edef, id, acc)
         op = Operation(entity=entity, action="delete", record_id=id, values={}, previous=current)
+        ctx.extra.setdefault("service", self)
         await self._run_hook("pre_validate", self.hooks.pre_validate(ctx, op))
         now = ctx.clock()
         async with self.db.transaction():
@@ -633,6 +657,25 @@ class RecordService:
             await self._finish(ctx, edef, op, record, now)
             await self.processes.after_write(ctx, edef, op, record, current.data)
         return self._masked(acc, record)
+
+    # -- plugin events and units of work --------------------------------------
+
+    def atomic(self) -> Any:
+        """One transaction around several service calls (a plugin action): all or nothing.
+
+        Calls inside join it; an exception rolls every write of the block back.
+        """
+        return self.db.transaction()
+
+    async def announce(self, ctx: CallContext, event: str, payload: Mapping[str, Any]) -> None:
+        """Tell every enabled plugin about a business event (``tessera_plugin_event``).
+
+        Runs in the caller's transaction: a handler that raises rolls the
+        announcing write back with it.
+        """
+        ctx.extra.setdefault("service", self)
+        async with self.db.transaction():
+            await self._run_hook("plugin_event", self.hooks.plugin_event(ctx, event, payload))
 
     # -- processes (core.workflow.engine) ------------------------------------
 

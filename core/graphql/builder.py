@@ -11,15 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
-from core.authz import require
-from core.errors import ConfigInvalid, Problem
-from core.graphql import resolvers as r
-from core.graphql.inputs import AND, OR
-from core.graphql.limits import Limits
-from core.graphql.static import SortDirection
-from core.hookspecs import GraphQLContribution
-from core.metadata import EntityDef, FieldDef, TenantModel
-from core.naming import pascal
 from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
@@ -41,6 +32,16 @@ from graphql import (
     GraphQLString,
     default_field_resolver,
 )
+
+from core.authz import require
+from core.errors import ConfigInvalid, Problem
+from core.graphql import resolvers as r
+from core.graphql.inputs import AND, OR
+from core.graphql.limits import Limits
+from core.graphql.static import SortDirection
+from core.hookspecs import GraphQLContribution
+from core.metadata import EntityDef, FieldDef, TenantModel
+from core.naming import pascal
 
 __all__ = ["build_tenant_schema"]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.errors import TesseraError
 from graphql import GraphQLError, GraphQLSyntaxError
+
+from core.errors import TesseraError
 
 __all__ = ["format_error", "is_unexpected"]
 

@@ -12,13 +12,14 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType
+
 from core.graphql.builder import build_tenant_schema
 from core.graphql.limits import Limits
 from core.graphql.schema import TenantSchema
 from core.graphql.static import build_static_schema
 from core.hookspecs import GraphQLContribution
 from core.metadata import TenantModel
-from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType
 
 __all__ = ["GraphQLContributions", "SchemaRegistry"]
 

@@ -11,9 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from strawberry.types.scalar import ScalarDefinition
-
 from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
+from strawberry.types.scalar import ScalarDefinition
 
 __all__ = [
     "DATE",

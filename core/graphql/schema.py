@@ -17,13 +17,6 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
-from strawberry.types.execution import ExecutionContext
-
-from core.graphql.context import GraphQLContext
-from core.graphql.errors import format_error, is_unexpected, log
-from core.graphql.limits import Limits, limit_error, limit_rules
 from graphql import (
     DocumentNode,
     GraphQLError,
@@ -34,6 +27,13 @@ from graphql import (
     print_schema,
     specified_rules,
 )
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+from strawberry.types.execution import ExecutionContext
+
+from core.graphql.context import GraphQLContext
+from core.graphql.errors import format_error, is_unexpected, log
+from core.graphql.limits import Limits, limit_error, limit_rules
 
 __all__ = ["OperationCache", "TenantSchema"]
 

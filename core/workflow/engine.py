@@ -1130,6 +1130,7 @@ class ProcessEngine:
                 if user is not None:
                     emails.append(user["email"])
         emails = list(dict.fromkeys(e.lower() for e in emails))
+        emails = await self._honour_refusals(ctx, "email", emails, entity, record, source)
         if not emails:
             return
         subject = _render(ctx, _localised(ctx, spec["subject"]), entity, record)
@@ -1149,6 +1150,41 @@ class ProcessEngine:
             _message_key(ctx, record, source, index),
             ctx.clock(),
         )
+
+    async def _honour_refusals(
+        self,
+        ctx: CallContext,
+        channel: str,
+        recipients: list[str],
+        entity: EntityDef,
+        record: Record,
+        source: str,
+    ) -> list[str]:
+        """``recipients`` less those a plugin says refuse ``channel``.
+
+        A skip is not an error: the record's history gets a ``notify_skipped``
+        entry naming who was skipped and why, and the rest are messaged.
+        """
+        ask = getattr(self.plugins, "message_refusals", None)
+        if ask is None or not recipients:
+            return recipients
+        ctx.extra.setdefault("service", self.service)
+        refused: Mapping[str, str] = await ask(ctx, channel, recipients, entity.key, record)
+        if not refused:
+            return recipients
+        skipped = [
+            {"to": r, "channel": channel, "reason": refused[r]} for r in recipients if r in refused
+        ]
+        await self.db.append_audit(
+            ctx.tenant,
+            entity.key,
+            record.id,
+            "notify_skipped",
+            ctx.principal.user_id,
+            ctx.clock(),
+            {"_skipped": skipped, "_source": source},
+        )
+        return [r for r in recipients if r not in refused]
 
     # -- reminders ------------------------------------------------------------------------
 

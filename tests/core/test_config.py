@@ -317,7 +317,7 @@ def test_validate_returns_the_model() -> None:
     assert problems == []
     assert model is not None
     assert model.tenant == "acme"
-    assert set(model.entities) == {"part", "task"}  # task: every tenant has it
+    assert set(model.entities) == {"part", "task", "saved_view"}  # built in: every tenant has them
 
 
 def test_validate_merges_enabled_plugins() -> None:

@@ -14,6 +14,7 @@ from core.store.migrations import (
     m0003_processes,
     m0004_login,
     m0005_append_only,
+    m0006_number_series,
 )
 
 __all__ = ["MIGRATIONS", "SYSTEM_READ_TABLES", "TENANT_TABLES"]
@@ -24,8 +25,13 @@ MIGRATIONS: tuple[ModuleType, ...] = (
     m0003_processes,
     m0004_login,
     m0005_append_only,
+    m0006_number_series,
 )
 
 #: Every table behind the tenant wall, and those the system scope may read.
-TENANT_TABLES: tuple[str, ...] = (*m0002_row_security.TENANT_TABLES, *m0003_processes.NEW_TABLES)
+TENANT_TABLES: tuple[str, ...] = (
+    *m0002_row_security.TENANT_TABLES,
+    *m0003_processes.NEW_TABLES,
+    *m0006_number_series.NEW_TABLES,
+)
 SYSTEM_READ_TABLES: tuple[str, ...] = (*m0002_row_security.SYSTEM_READ_TABLES, "timer")
