@@ -37,6 +37,24 @@ _INVOICE_ENTITY: dict[str, Any] = {
             "indexed": True,
         },
         "total": {"type": "money", "label": L("Total", "总计", "Total", "Kabuuan")},
+        "source_quote": {
+            "type": "text",
+            "label": L("From quote", "来源报价单", "Presupuesto de origen", "Mula sa quotation"),
+            "help": L(
+                "The id of the accepted quote this draft was made from.",
+                "生成此草稿的已接受报价单编号。",
+                "El presupuesto aceptado del que sale este borrador.",
+                "Ang tinanggap na quotation na pinagmulan ng draft na ito.",
+            ),
+            "read_only": True,
+        },
+        "quote_number": {
+            "type": "text",
+            "label": L(
+                "Quote number", "报价单编号", "Número de presupuesto", "Numero ng quotation"
+            ),
+            "read_only": True,
+        },
         "status": {
             "type": "enum",
             "label": L("Status", "状态", "Estado", "Katayuan"),
