@@ -12,7 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The screens' bundle (web/dist) is built once when missing; it needs Node.js 20+.
+# Without npm the demo still starts: the API works and /t/<tenant>/app/ says how to build.
+web/dist/index.html:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd web && npm ci --no-audit --no-fund && npm run build; \
+	else \
+		echo "npm not found: the screens are not built (install Node.js 20+, then make demo)"; \
+	fi
+
+demo: $(STAMP) web/dist/index.html
 	$(BIN)/crm demo
 
 test: $(STAMP)

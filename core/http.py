@@ -48,6 +48,7 @@ from core.graphql import GraphQLContext
 from core.metadata import TenantModel
 from core.plugins import enablement_guard
 from core.runtime import Runtime
+from core.screens import screen_routes
 from core.security import login, principal_for_token, revoke_token, same_tenant
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
@@ -344,6 +345,10 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
         except Forbidden as err:
             raise PermissionDeniedException(err.message) from None
         connection.state.principal = principal
+        # Plugin routes read and write through the service, as this caller (D8).
+        model = await runtime.model(principal.tenant)
+        connection.state.call = runtime.context(model, principal)
+        connection.state.service = runtime.service
 
     async def enabled_plugins(tenant: str) -> tuple[str, ...]:
         return (await runtime.model(tenant)).plugins
@@ -408,6 +413,7 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
             logout_post,
             graphql_post,
             graphql_get,
+            *screen_routes(),
             *runtime.plugins.http_routes(guards=[auth_guard, enablement_guard(enabled_plugins)]),
         ],
         on_startup=[on_startup],

@@ -6,11 +6,13 @@ used, falling back to the tenant's default locale and then English.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 
 import strawberry
 
+from core.graphql.processes import MetaTransition, MetaWorkflow, workflows_of
 from core.metadata import (
     EntityDef,
     FieldDef,
@@ -21,8 +23,6 @@ from core.metadata import (
     Option,
     TenantModel,
 )
-
-from core.graphql.processes import MetaTransition, MetaWorkflow, workflows_of
 
 __all__ = ["Meta", "meta_for"]
 
@@ -85,6 +85,18 @@ class MetaField:
     @strawberry.field
     def labels(self) -> list[LabelText]:
         return _texts(self.field.label)
+
+    @strawberry.field(description="Help text for the field, if the config gives one.")
+    def help(self, locale: str | None = None) -> str | None:
+        return self.model.label(self.field.help, locale or self.locale) or None
+
+    @strawberry.field(
+        description="The value a new record starts with, as JSON (null when there is none)."
+    )
+    def default_value(self) -> str | None:
+        if self.field.default is None:
+            return None
+        return json.dumps(self.field.default, default=str, ensure_ascii=False)
 
     @strawberry.field
     def required(self) -> bool:
@@ -155,6 +167,12 @@ class MetaEntity:
     @strawberry.field
     def list_query_name(self) -> str:
         return self.entity.list_query_name
+
+    @strawberry.field(
+        description="Bookkeeping a plugin keeps for itself: screens leave it out of menus."
+    )
+    def internal(self) -> bool:
+        return self.entity.internal
 
     @strawberry.field
     def label(self, locale: str | None = None) -> str:
@@ -281,6 +299,12 @@ class MetaTenant:
     @strawberry.field
     def timezone(self) -> str:
         return self.model.timezone
+
+    @strawberry.field(
+        description="The plugins enabled for the tenant (the screens offer their documents)."
+    )
+    def plugins(self) -> list[str]:
+        return list(self.model.plugins)
 
 
 @strawberry.type(name="MetaUser", description="The caller.")

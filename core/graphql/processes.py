@@ -2,7 +2,8 @@
 
 Approvals (the inbox, a record's history, approve/reject), the transitions a
 caller may run on a record (``meta { transitions }``) and the workflows of
-the model (``meta { workflows }``). Transition mutations and ``myTasks`` are
+the model (``meta { workflows }``); the root also carries the caller's saved
+views (:mod:`core.graphql.saved_views`). Transition mutations and ``myTasks`` are
 per tenant (they return tenant types) and live in :mod:`core.graphql.builder`.
 """
 
@@ -17,6 +18,7 @@ import strawberry
 
 from core.graphql.context import GraphQLContext
 from core.graphql.loaders import load_user
+from core.graphql.saved_views import SavedViewMutation, SavedViewQuery
 from core.metadata import TenantModel
 
 __all__ = [
@@ -157,7 +159,7 @@ class InactiveRecord:
 
 
 @strawberry.type
-class ApprovalQuery:
+class ApprovalQuery(SavedViewQuery):
     @strawberry.field(
         description="Records of `entity` with no `activity` record (linked by its relation "
         "field `via`) dated within the last `days` days: customers nobody contacted or "
@@ -213,7 +215,7 @@ class ApprovalQuery:
 
 
 @strawberry.type
-class ApprovalMutation:
+class ApprovalMutation(SavedViewMutation):
     @strawberry.mutation(description="Approve your step of an approval.")
     async def approve(
         self, info: strawberry.Info, id: strawberry.ID, comment: str | None = None

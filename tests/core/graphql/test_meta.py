@@ -75,4 +75,9 @@ async def test_meta_describes_the_model_in_the_callers_locale(run: Run) -> None:
 async def test_without_a_caller_locale_the_tenant_default_is_used(run: Run) -> None:
     body = await run("{ meta { entities { key label } } }", locale=None)
     labels = {e["key"]: e["label"] for e in body["data"]["meta"]["entities"]}
-    assert labels == {"account": "Account", "sales_order": "Sales order", "task": "Task"}
+    assert labels == {
+        "account": "Account",
+        "sales_order": "Sales order",
+        "task": "Task",
+        "saved_view": "Saved view",
+    }
