@@ -502,6 +502,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 roles = ", ".join(member.roles)
                 print(f"    also:     {member.email}  ({roles}; same password)")
             print(f"    GraphQL:  {base}/t/{login.tenant}/graphql")
+            print(f"    Screens:  {base}/t/{login.tenant}/app/")
         if logins:
             first = logins[0]
             print(

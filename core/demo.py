@@ -33,6 +33,7 @@ from core.store.values import utcnow
 from core.workflow.definitions import Transition, Workflow
 
 __all__ = [
+    "DEMO_RECORDS",
     "DEMO_TEAMS",
     "DemoLogin",
     "DemoMember",
@@ -97,6 +98,17 @@ DEMO_TEAMS: Mapping[str, tuple[DemoMember, ...]] = {
             manager="dispatcher",
             assigned=("technician", "task.owner"),
         ),
+    ),
+}
+
+#: Records a demo tenant shows off, created after its sample data, in order, owned by
+#: the member who takes turns on ``owner`` (else the admin).
+DEMO_RECORDS: Mapping[str, tuple[tuple[str, Mapping[str, Any]], ...]] = {
+    "shenzhen-components": (
+        # The lead names, in traditional characters, an account kept in simplified ones:
+        # the duplicate check (mode warn) links them; converting the lead reuses the account.
+        ("account", {"name": "深圳市华强电子有限公司", "phone": "0755 8888 0000"}),
+        ("lead", {"name": "陈静", "company": "華強電子有限公司", "phone": "+86 755 8888 0000"}),
     ),
 }
 
@@ -174,6 +186,21 @@ async def load_sample_records(
             record = await rt.service.create(ctx, sample.entity, values)
             ids[sample.ref] = record.id
     return len(ids)
+
+
+def _owner_of_samples(admin_id: str, team: list[tuple[DemoMember, str]]) -> str:
+    return next((uid for m, uid in team if "owner" in m.assigned), admin_id)
+
+
+async def _feature(rt: Runtime, model: TenantModel, principal: Principal, owner: str) -> None:
+    """Create the tenant's :data:`DEMO_RECORDS` through the service, as the system."""
+    ctx = rt.context(model, dataclasses.replace(principal, is_system=True))
+    for entity, values in DEMO_RECORDS.get(model.tenant, ()):
+        edef = model.entities.get(entity)
+        if edef is None:
+            continue  # the plugin defining it is not enabled
+        owned = {"owner": owner} if "owner" in edef.fields else {}
+        await rt.service.create(ctx, entity, {**values, **owned})
 
 
 async def _team(
@@ -343,6 +370,7 @@ async def load_demo(
             await load_sample_records(rt, model, principal, samples, _assignees(user_id, team))
             await _stage_tasks(rt, model, people)
             await _stage_approvals(rt, model, people)
+            await _feature(rt, model, principal, _owner_of_samples(user_id, team))
         members = [
             DemoLogin(
                 model.tenant,

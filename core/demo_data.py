@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from babel.numbers import get_currency_precision
 from faker import Faker
 
+from core.builtin_entities import PERSONAL_ENTITIES
 from core.context import Principal
 from core.expressions import Expression, ExpressionError, bindings, record_to_cel
 from core.metadata import EntityDef, FieldDef, TenantModel
@@ -68,6 +69,10 @@ SAMPLE_COUNTS: Mapping[str, int] = {
     "kb_article": 30,
     "*": 50,
 }
+
+#: Entities plugins write themselves (never sampled, whatever the counts say): the
+#: sales plugin's match keys and assignment cursors, quote versions made by revising.
+PLUGIN_WRITTEN = frozenset({"match_key", "assignment_cursor", "quote_version"})
 
 _FAKER_LOCALES = {
     "zh-cn": "zh_CN",
@@ -214,6 +219,8 @@ def generate_sample_data(
     gen = _Generator(model, seed, now)
     out: list[SampleRecord] = []
     for key in entity_order(model):
+        if key in PERSONAL_ENTITIES or key in PLUGIN_WRITTEN:
+            continue  # users' own settings, plugins' bookkeeping: not records to sample
         n = table.get(key, table["*"]) * scale
         out.extend(gen.records(model.entities[key], n))
     return out

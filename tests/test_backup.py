@@ -38,7 +38,7 @@ from tests.api_helpers import Api, acme_config, make_runtime
 from tests.conftest import POSTGRES_SERVER, _admin, _create_and_migrate, _run, _with_database
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = {"*": 6, "account": 12, "quote": 20, "maintenance_visit": 12, "task": 4}
+SMALL = {"*": 6, "account": 12, "quote": 20, "quote_line": 40, "maintenance_visit": 12, "task": 4}
 DEMO = ("shenzhen-components", "manila-aircon")  # an approval pending; timers
 TENANTS = ("acme", *DEMO)
 _JSON = {"config", "data", "diff", "payload", "roles"}

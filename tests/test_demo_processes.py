@@ -137,7 +137,7 @@ SZ_QUOTE = "id status discount total { amount } owner { email }"
 
 
 async def _add_line(api: DemoApi, who: str, quote: str, total: str, discount: str) -> None:
-    """One line priced so that, after the quote's discount, the total is ``total``.
+    """One untaxed line priced so that, after the quote's discount, the total is ``total``.
 
     The quote's total is computed from its lines (``quoting.recalculate_total``).
     """
@@ -151,6 +151,7 @@ async def _add_line(api: DemoApi, who: str, quote: str, total: str, discount: st
                 "description": "主控板",
                 "quantity": "1",
                 "unitPrice": {"amount": str(price)},
+                "taxRate": "0",  # the tenant's VAT would be added on top otherwise
             }
         },
     )

@@ -28,61 +28,91 @@ CONTRACT: dict[str, tuple[Any, ...]] = {
         "name",
         "name:text party_type:enum level:enum industry:text source:enum owner:user "
         "territory:text credit_limit:money phone:phone email:email website:url "
-        "address:address notes:long_text",
+        "address:address notes:long_text possible_duplicates:relation_list",
         {"name", "party_type"},
         {"name", "party_type", "owner"},
         set(),
         {"party_type": "customer"},
-        {},
+        {"possible_duplicates": "account"},
     ),
     "contact": (
         "contacts",
         "name",
         "name:text account:relation job_title:text phone:phone mobile:phone email:email "
-        "preferred_channel:enum do_not_email:boolean do_not_call:boolean owner:user",
+        "preferred_channel:enum do_not_email:boolean do_not_call:boolean "
+        "refused_channels:multi_enum owner:user possible_duplicates:relation_list",
         {"name"},
         {"name", "account"},
         set(),
         {},
-        {"account": "account"},
+        {"account": "account", "possible_duplicates": "contact"},
     ),
     "lead": (
         "leads",
         "name",
         "name:text company:text phone:phone email:email source:enum status:enum "
-        "owner:user notes:long_text",
+        "owner:user territory:text notes:long_text matched_account:relation "
+        "possible_duplicates:relation_list converted_account:relation "
+        "converted_contact:relation converted_opportunity:relation converted_at:datetime",
         {"name"},
         {"name", "status", "owner"},
         set(),
         {"status": "new"},
-        {},
+        {
+            "matched_account": "account",
+            "possible_duplicates": "lead",
+            "converted_account": "account",
+            "converted_contact": "contact",
+            "converted_opportunity": "opportunity",
+        },
     ),
     "opportunity": (
         "opportunities",
         "name",
         "name:text account:relation stage:enum probability:percent amount:money "
-        "close_date:date owner:user lost_reason:text",
+        "close_date:date owner:user lost_reason:text pipeline:enum contact:relation "
+        "lead:relation closed_on:date",
         {"name"},
         {"account", "stage", "close_date"},
         set(),
-        {"stage": "prospecting"},
-        {"account": "account"},
+        {"stage": "prospecting", "pipeline": "default"},
+        {"account": "account", "contact": "contact", "lead": "lead"},
     ),
     "activity": (
         "activities",
         "subject",
         "subject:text kind:enum due_at:datetime done:boolean account:relation "
-        "contact:relation owner:user notes:long_text",
+        "contact:relation opportunity:relation owner:user notes:long_text",
         {"subject", "kind"},
         {"due_at", "account", "owner"},
         set(),
         {},
-        {"account": "account", "contact": "contact"},
+        {"account": "account", "contact": "contact", "opportunity": "opportunity"},
+    ),
+    "match_key": (
+        "match_keys",
+        "key",
+        "target:text record:text key:text",
+        {"target", "record", "key"},
+        {"target", "record", "key"},
+        set(),
+        {},
+        {},
+    ),
+    "assignment_cursor": (
+        "assignment_cursors",
+        "rule",
+        "rule:text position:integer",
+        {"rule"},
+        set(),
+        {"rule"},
+        {"position": 0},
+        {},
     ),
     "product": (
         "products",
         "name",
-        "name:text model:text unit:text price:money active:boolean",
+        "name:text model:text unit:text price:money tax_rate:percent active:boolean",
         {"name"},
         {"name"},
         {"model"},
@@ -92,13 +122,14 @@ CONTRACT: dict[str, tuple[Any, ...]] = {
     "quote": (
         "quotes",
         "title",
-        "title:text account:relation status:enum valid_until:date discount:percent "
-        "total:money owner:user",
+        "number:text title:text account:relation status:enum valid_until:date "
+        "discount:percent currency:text price_list:relation total:money revision:integer "
+        "notes:long_text owner:user",
         {"title"},
         {"account", "status"},
-        set(),
+        {"number"},
         {"status": "draft"},
-        {"account": "account"},
+        {"account": "account", "price_list": "price_list"},
     ),
     "quote_line": (
         "quote_lines",
@@ -114,7 +145,8 @@ CONTRACT: dict[str, tuple[Any, ...]] = {
     "invoice": (
         "invoices",
         "number",
-        "number:text account:relation issue_date:date due_date:date total:money status:enum",
+        "number:text account:relation issue_date:date due_date:date total:money "
+        "source_quote:text quote_number:text status:enum",
         set(),
         {"account", "issue_date", "due_date"},
         {"number"},
@@ -158,8 +190,9 @@ OPTIONS = {
     ("account", "level"): "a b c d",
     ("account", "source"): "referral website trade_show cold_call partner other",
     ("lead", "source"): "referral website trade_show cold_call partner other",
-    ("lead", "status"): "new working qualified disqualified",
+    ("lead", "status"): "new working qualified disqualified converted",
     ("contact", "preferred_channel"): "phone email im visit",
+    ("contact", "refused_channels"): "email phone sms im visit mail",
     ("opportunity", "stage"): "prospecting qualification proposal negotiation closed_won "
     "closed_lost",
     ("activity", "kind"): "call email visit meeting im task",
@@ -170,7 +203,23 @@ OPTIONS = {
     ("case", "priority"): "low normal high urgent",
     ("case", "status"): "new in_progress waiting resolved closed",
 }
-READ_ONLY = {("quote", "total"), ("quote_line", "amount")}
+READ_ONLY = {
+    ("quote", "number"),
+    ("quote", "total"),
+    ("quote", "revision"),
+    ("quote_line", "amount"),
+    ("invoice", "source_quote"),
+    ("invoice", "quote_number"),
+    ("account", "possible_duplicates"),
+    ("contact", "possible_duplicates"),
+    ("lead", "possible_duplicates"),
+    ("lead", "matched_account"),
+    ("lead", "converted_account"),
+    ("lead", "converted_contact"),
+    ("lead", "converted_opportunity"),
+    ("lead", "converted_at"),
+    ("opportunity", "closed_on"),
+}
 BOUNDS = {
     ("opportunity", "probability"): (0, 100),
     ("quote", "discount"): (0, 100),
