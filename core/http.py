@@ -38,6 +38,7 @@ from core.errors import (
     BadRequest,
     Forbidden,
     LimitExceeded,
+    NotFound,
     Problem,
     RequestTimeout,
     TesseraError,
@@ -94,6 +95,22 @@ def _http_error(_request: Request[Any, Any, Any], exc: HTTPException) -> Respons
     code = _HTTP_CODES.get(exc.status_code, "INTERNAL" if exc.status_code >= 500 else "BAD_REQUEST")
     body = {"errors": [{"message": str(exc.detail), "extensions": {"code": code, "errors": []}}]}
     return Response(orjson.dumps(body), status_code=exc.status_code, media_type=MediaType.JSON)
+
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _json_param(request: Request[Any, Any, Any], name: str) -> Any:
+    """A query parameter holding JSON (a download's filter or sort)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            f"'{name}' must be JSON", [Problem("BAD_REQUEST", str(exc), name)]
+        ) from None
 
 
 def _error_response(err: TesseraError) -> Response[bytes]:
@@ -395,6 +412,37 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
             return _error_response(err)
         return Response(orjson.dumps(result), media_type=MediaType.JSON)
 
+    @get(
+        "/t/{tenant:str}/export/{entity:str}",
+        media_type=_XLSX,
+        guards=[auth_guard],
+    )
+    async def export_xlsx(
+        tenant: FromPath[str], entity: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        """Any list as a workbook, as the caller may read it (core.exports)."""
+        from core.authz import hidden_fields
+        from core.exports import list_workbook
+        from core.graphql.json_filters import graphql_filter, graphql_order
+
+        ctx = request.state.call
+        try:
+            edef = ctx.model.entities.get(entity)
+            if edef is None:
+                raise NotFound(f"entity '{entity}' does not exist for this tenant")
+            flt = graphql_filter(edef, _json_param(request, "filter"))
+            order = graphql_order(edef, _json_param(request, "orderBy"))
+            hidden = hidden_fields(ctx).get(edef.key, frozenset())
+            body = await list_workbook(ctx, runtime.service, edef, flt, order, hidden)
+        except TesseraError as err:
+            return _error_response(err)
+        name = f"{edef.plural}.xlsx"
+        return Response(
+            body,
+            media_type=_XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     @get("/t/{tenant:str}/graphql", media_type=MediaType.HTML)
     async def graphql_get(tenant: FromPath[str]) -> Response[str]:
         if not show_graphiql:
@@ -413,6 +461,7 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
             logout_post,
             graphql_post,
             graphql_get,
+            export_xlsx,
             *screen_routes(),
             *runtime.plugins.http_routes(guards=[auth_guard, enablement_guard(enabled_plugins)]),
         ],

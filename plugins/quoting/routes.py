@@ -26,8 +26,8 @@ from litestar.params import FromPath
 from core import authz
 from core.context import CallContext
 from core.errors import BadRequest, Problem, TesseraError
+from core.graphql.json_filters import graphql_filter, graphql_order
 from plugins.quoting.documents import html_to_pdf, quote_html
-from plugins.quoting.filters import graphql_filter, graphql_order
 from plugins.quoting.spreadsheets import list_workbook, quote_workbook
 
 __all__ = ["ROUTES"]

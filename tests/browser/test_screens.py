@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 
@@ -153,6 +154,29 @@ def test_saved_views_are_kept_per_user_on_the_server(login: Login, base_url: str
     page = login(SZ, "manager")
     page.goto(f"{base_url}/t/{SZ}/app/e/account")
     expect(page.locator("#saved-view option", has_text="战略客户")).to_have_count(0)
+
+
+def test_any_list_exports_to_excel_as_filtered(login: Login, base_url: str) -> None:
+    from openpyxl import load_workbook
+
+    page = login(SZ, "sales")
+    page.goto(f"{base_url}/t/{SZ}/app/e/account")
+    page.locator(".filter-actions button[type=button]").first.click()
+    page.locator("#ff-0").select_option("customer_level")
+    page.locator("#fv-0").select_option("strategic")
+    page.locator(".filter-actions button[type=submit]").click()
+    expect(page.locator("td[data-label='客户等级']").last).to_have_text("战略客户")
+    shown = int(re.sub(r"\D", "", page.get_by_test_id("count").inner_text()) or 0)
+    with page.expect_download() as download:
+        page.get_by_test_id("export-xlsx").click()
+    path = download.value.path()
+    assert path is not None
+    with open(path, "rb") as saved:  # the download has no file extension
+        rows = list(load_workbook(io.BytesIO(saved.read())).active.iter_rows(values_only=True))
+    header = rows[0]
+    assert "名称" in header and "客户等级" in header  # the tenant's labels, in Chinese
+    level = header.index("客户等级")
+    assert len(rows) - 1 == shown and {r[level] for r in rows[1:]} == {"战略客户"}
 
 
 def test_move_an_opportunity_on_the_board(login: Login, base_url: str) -> None:

@@ -30,16 +30,18 @@ export function PdfButton({ entity, id, name }: { entity: Entity; id: string; na
   );
 }
 
-/** The list as a workbook, with the list's filter and sort. */
+/** The list as a workbook, with the list's filter and sort: quotes through the quoting
+ * plugin's richer export, any other list through the core's (GET export/{entity}). */
 export function ExportButton({ entity, filter, sort }: { entity: Entity; filter: unknown; sort: Sort[] }) {
   const { t, notify } = useSession();
-  if (!useQuoting(entity)) return null;
+  const quotes = useQuoting(entity);
   const params = new URLSearchParams();
   if (filter) params.set("filter", JSON.stringify(filter));
   if (sort.length) params.set("orderBy", JSON.stringify(sort));
   const query = params.toString() ? `?${params}` : "";
+  const path = quotes ? `${QUOTING}/quotes.xlsx` : `export/${encodeURIComponent(entity.key)}`;
   const go = () =>
-    download(`${QUOTING}/quotes.xlsx${query}`, `${entity.key}.xlsx`).catch((e) =>
+    download(`${path}${query}`, `${entity.key}.xlsx`).catch((e) =>
       notify(e instanceof ApiError ? e.message : String(e), "error"),
     );
   return <button type="button" data-testid="export-xlsx" onClick={go}>{t("exportExcel")}</button>;

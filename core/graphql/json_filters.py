@@ -1,8 +1,10 @@
-"""A quote list filter written as the GraphQL ``QuoteFilter`` input -> core filters.
+"""A list filter and sort written as the GraphQL ``<Type>Filter`` / ``orderBy`` inputs,
+as JSON -> core filters.
 
-The Excel list download takes the same filter the ``quotes`` query takes
-(field names in camelCase, operators ``eq``, ``in``, ``gte``..., ``and`` /
-``or``), as JSON, so a screen can export exactly the list it shows.
+Downloads (the Excel export of any list, the quoting plugin's documents) take
+the same filter the list query takes (field names in camelCase, operators
+``eq``, ``in``, ``gte``..., ``and`` / ``or``), so a screen can export exactly
+the list it shows.
 """
 
 from __future__ import annotations
