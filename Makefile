@@ -24,8 +24,10 @@ web/dist/index.html:
 demo: $(STAMP) web/dist/index.html
 	$(BIN)/crm demo
 
+# Two workers (one per core); a test module stays on one worker, so its fixtures
+# (a demo server, a browser) start once.
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

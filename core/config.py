@@ -392,7 +392,7 @@ def validate_config(
     problems += numbering_problems(model, file) + template_problems(model, file)
     problems += default_problems(model, file)
     if problems:
-        return None, problems
+        return None, sorted(problems, key=lambda p: (p.path, p.code))
     return model, []
 
 
