@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 BUNDLE = ROOT / "web" / "dist" / "index.html"
 #: Screenshots the user guide (docs/user-guide.md) shows.
-SCREENSHOTS = ROOT / "docs" / "images"
+#: docs/user-guide.md's pictures are rewritten only when asked
+#: (``TESSERA_UPDATE_SCREENSHOTS=1``); otherwise a run takes them into a scratch folder.
+SCREENSHOTS = (
+    ROOT / "docs" / "images"
+    if os.environ.get("TESSERA_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "tessera-screenshots"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
