@@ -340,3 +340,45 @@ async def test_computed_fields_are_evaluated_on_every_write(api: Api) -> None:
         "acme", token, 'mutation { createWidget(input: {title: "x", totalWeight: "1"}) { id } }'
     )
     assert error_codes(refused) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_form_required_when_is_enforced_by_the_server(api: Api) -> None:
+    """The screens evaluate required_when live; an API client gets the same answer."""
+    doc = acme_config()
+    doc["forms"]["widget"]["sections"][0]["fields"] = [
+        "title",
+        "quantity",
+        {"field": "notes", "required_when": "has(record.quantity) && record.quantity > 10"},
+        {
+            "field": "price",
+            "visible_when": "has(record.active) && record.active",
+            "required_when": "has(record.quantity) && record.quantity > 10",
+        },
+    ]
+    token = await api.tenant(doc)
+    create = "mutation($i: WidgetCreateInput!) { createWidget(input: $i) { id version } }"
+    body = await api.gql("acme", token, create, {"i": {"title": "Big", "quantity": 11}})
+    assert error_codes(body) == ["VALIDATION_FAILED"]
+    problems = {(e["field"], e["code"]) for e in body["errors"][0]["extensions"]["errors"]}
+    # price is hidden (active is unset), so only notes is asked for.
+    assert problems == {("notes", "REQUIRED")}
+    body = await api.gql(
+        "acme", token, create, {"i": {"title": "Big", "quantity": 11, "active": True}}
+    )
+    problems = {(e["field"], e["code"]) for e in body["errors"][0]["extensions"]["errors"]}
+    assert problems == {("notes", "REQUIRED"), ("price", "REQUIRED")}
+    assert (await api.gql("acme", token, "{ widgets { totalCount } }"))["data"]["widgets"][
+        "totalCount"
+    ] == 0
+    # Below the threshold nothing is required; raising it later needs the note.
+    body = await api.gql("acme", token, create, {"i": {"title": "Small", "quantity": 2}})
+    assert "errors" not in body, body
+    wid = body["data"]["createWidget"]["id"]
+    update = (
+        "mutation($id: ID!, $i: WidgetUpdateInput!) { updateWidget(id: $id, input: $i) { id } }"
+    )
+    body = await api.gql("acme", token, update, {"id": wid, "i": {"quantity": 20}})
+    problems = {(e["field"], e["code"]) for e in body["errors"][0]["extensions"]["errors"]}
+    assert problems == {("notes", "REQUIRED")}
+    body = await api.gql("acme", token, update, {"id": wid, "i": {"quantity": 20, "notes": "ok"}})
+    assert "errors" not in body, body

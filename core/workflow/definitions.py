@@ -37,6 +37,7 @@ __all__ = [
     "Approval",
     "ApprovalStep",
     "Automation",
+    "FormRequirement",
     "Offset",
     "Processes",
     "Rule",
@@ -86,6 +87,20 @@ class Rule:
     message: Labels
     field: str | None
     on: frozenset[str]
+    pointer: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormRequirement:
+    """A form field required while ``required_when`` holds (and it is shown).
+
+    The screens evaluate the same rules live; the service enforces them on every
+    write, so an API client cannot skip what the form asks for.
+    """
+
+    field: str
+    required_when: Expression
+    visible_when: Expression | None
     pointer: str
 
 
@@ -195,6 +210,7 @@ class Processes:
     automations: Mapping[str, Automation] = field(default_factory=dict)
     timers: Mapping[str, TimerDef] = field(default_factory=dict)
     rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+    requirements: Mapping[str, tuple[FormRequirement, ...]] = field(default_factory=dict)
     automation_depth: int = DEFAULT_AUTOMATION_DEPTH
 
     def workflow_of(self, entity: str) -> Workflow | None:
@@ -281,6 +297,7 @@ class _Builder:
         workflows = self.workflows()
         automations = self.automations(workflows, timers)
         rules = self.rules()
+        requirements = self.requirements()
         limits = self.cfg.get("limits") or {}
         depth = int(limits.get("automation_depth") or DEFAULT_AUTOMATION_DEPTH)
         return Processes(
@@ -288,6 +305,7 @@ class _Builder:
             automations=MappingProxyType(automations),
             timers=MappingProxyType(timers),
             rules=MappingProxyType(rules),
+            requirements=MappingProxyType(requirements),
             automation_depth=depth,
         )
 
@@ -624,6 +642,30 @@ class _Builder:
                         )
                     )
             out[ekey] = tuple(rules)
+        return out
+
+    def requirements(self) -> dict[str, tuple[FormRequirement, ...]]:
+        """The forms' ``required_when`` rules (already checked by config validation)."""
+        out: dict[str, tuple[FormRequirement, ...]] = {}
+        for ekey, form in self.model.forms.items():
+            entity = self.model.entities.get(ekey)
+            if entity is None:
+                continue
+            found: list[FormRequirement] = []
+            for si, section in enumerate(form.sections):
+                for fi, item in enumerate(section.fields):
+                    if not item.required_when:
+                        continue
+                    ptr = f"/forms/{ekey}/sections/{si}/fields/{fi}"
+                    # Problems were reported by config validation (expression_problems).
+                    kept = len(self.problems)
+                    required = self.compile(item.required_when, entity, f"{ptr}/required_when")
+                    visible = self.compile(item.visible_when, entity, f"{ptr}/visible_when")
+                    del self.problems[kept:]
+                    if required is not None:
+                        found.append(FormRequirement(item.field, required, visible, ptr))
+            if found:
+                out[ekey] = tuple(found)
         return out
 
     # -- actions ----------------------------------------------------------------

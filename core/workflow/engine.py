@@ -265,6 +265,44 @@ class ProcessEngine:
                 problems.append(
                     Problem("RULE_FAILED", _localised(ctx, rule.message, rule.key), path)
                 )
+        problems += await self._form_requirements(ctx, entity, data, previous)
+        return problems
+
+    async def _form_requirements(
+        self,
+        ctx: CallContext,
+        entity: EntityDef,
+        data: Mapping[str, Any],
+        previous: Mapping[str, Any] | None,
+    ) -> list[Problem]:
+        """Form fields whose ``required_when`` holds, shown, and left empty.
+
+        A field the caller may not write is not asked of them (the form shows it
+        read-only), nor is one its ``visible_when`` hides. Forms speak to people:
+        writes by the system (automations, timers) are not held to them.
+        """
+        requirements = _processes(ctx.model).requirements.get(entity.key, ())
+        if not requirements or ctx.principal.is_system:
+            return []
+        problems: list[Problem] = []
+        writable = authz.access(ctx, entity).writable
+        for req in requirements:
+            if data.get(req.field) not in (None, "", []) or entity.fields[req.field].read_only:
+                continue
+            if writable is not None and req.field not in writable:
+                continue
+            try:
+                if not await self._holds(ctx, req.required_when, entity, data, previous):
+                    continue
+                if req.visible_when is not None and not await self._holds(
+                    ctx, req.visible_when, entity, data, previous
+                ):
+                    continue
+            except ExpressionError:
+                continue  # the screens show such a field as optional too
+            problems.append(
+                Problem("REQUIRED", "this field is required", entity.fields[req.field].graphql_name)
+            )
         return problems
 
     # -- transitions ------------------------------------------------------------
