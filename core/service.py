@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from core import authz, numbering
@@ -56,6 +56,33 @@ _TOPICS = {
 }
 
 
+def _unknown(value: Any) -> Any:  # pragma: no cover - a marker, never called
+    return value
+
+
+_UNKNOWN: Callable[[Any], Any] = _unknown
+_Reader = Callable[[Any], Any]
+_Readers = tuple[dict[str, _Reader | None], tuple[tuple[str, _Reader], ...]]
+_READERS: dict[int, tuple[EntityDef, _Readers]] = {}
+
+
+def _readers(entity: EntityDef) -> _Readers:
+    """Field key -> its storage converter (None: stored as shown), and the converted ones.
+
+    Kept per entity definition (models are immutable), with the definition itself
+    so that its id is not reused while cached.
+    """
+    found = _READERS.get(id(entity))
+    if found is not None and found[0] is entity:
+        return found[1]
+    readers = {key: STORAGE_CONVERTERS.get(f.value_type) for key, f in entity.fields.items()}
+    converted = tuple((key, c) for key, c in readers.items() if c is not None)
+    if len(_READERS) > 4096:
+        _READERS.clear()
+    _READERS[id(entity)] = (entity, (readers, converted))
+    return readers, converted
+
+
 class StageHooks(Protocol):
     """The part of the plugin host the service calls."""
 
@@ -91,14 +118,25 @@ class RecordService:
     def _record(entity: EntityDef, row: Mapping[str, Any]) -> Record:
         # Only the stored keys, converting only the types whose storage form differs:
         # a list page converts thousands of values.
-        fields, converters = entity.fields, STORAGE_CONVERTERS
-        data = {}
-        for key, value in row["data"].items():
-            f = fields.get(key)
-            if f is None or value is None:
-                continue
-            convert = converters.get(f.value_type)
-            data[key] = value if convert is None else convert(value)
+        readers, converted = _readers(entity)
+        raw = row["data"]
+        if raw.keys() <= readers.keys() and None not in raw.values():
+            # The usual case, at C speed: copy, then convert the few typed values.
+            data = dict(raw)
+            for key, convert in converted:
+                value = data.get(key)
+                if value is not None:
+                    data[key] = convert(value)
+        else:
+            data = {}
+            for key, value in raw.items():
+                if value is None:
+                    continue
+                reader = readers.get(key, _UNKNOWN)
+                if reader is None:
+                    data[key] = value
+                elif reader is not _UNKNOWN:  # a field the config no longer has is left out
+                    data[key] = reader(value)
         return Record(
             id=row["id"],
             entity=entity.key,

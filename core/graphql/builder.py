@@ -37,6 +37,7 @@ from core.authz import require
 from core.errors import ConfigInvalid, Problem
 from core.graphql import resolvers as r
 from core.graphql.inputs import AND, OR
+from core.graphql.leaves import ItemValue, MethodValue
 from core.graphql.limits import Limits
 from core.graphql.static import SortDirection
 from core.hookspecs import GraphQLContribution
@@ -369,8 +370,8 @@ class _Builder:
             GraphQLObjectType(
                 f"{entity.type_name}Edge",
                 {
-                    "cursor": GraphQLField(_nn(GraphQLString), resolve=_item(0)),
-                    "node": GraphQLField(_nn(node), resolve=_item(1)),
+                    "cursor": GraphQLField(_nn(GraphQLString), resolve=ItemValue(0)),
+                    "node": GraphQLField(_nn(node), resolve=ItemValue(1)),
                 },
             ),
             path,
@@ -379,9 +380,9 @@ class _Builder:
             GraphQLObjectType(
                 f"{entity.type_name}Connection",
                 {
-                    "edges": GraphQLField(_nn(_list_of(edge)), resolve=lambda c, _i: c.edges()),
+                    "edges": GraphQLField(_nn(_list_of(edge)), resolve=MethodValue("edges")),
                     "pageInfo": GraphQLField(
-                        _nn(self._named("PageInfo")), resolve=lambda c, _i: c.page_info()
+                        _nn(self._named("PageInfo")), resolve=MethodValue("page_info")
                     ),
                     "totalCount": GraphQLField(
                         _nn(GraphQLInt),
@@ -538,10 +539,6 @@ def _data_getter(key: str) -> Callable[[Any], Any]:
 
 def _ids(key: str) -> Callable[[Any, Any], list[str]]:
     return lambda rec, _info: list(rec.data.get(key) or ())
-
-
-def _item(index: int) -> Callable[[Any, Any], Any]:
-    return lambda pair, _info: pair[index]
 
 
 def _thunk(fn: Callable[[EntityDef], Any], entity: EntityDef) -> Callable[[], Any]:

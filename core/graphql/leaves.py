@@ -1,4 +1,11 @@
-"""Resolvers of a record's stored values, which the execution context reads directly."""
+"""Plain resolvers: synchronous, side-effect free reads of the value being completed.
+
+The execution context recognises them (see ``core.graphql.static`` and
+``core.graphql.completion``) and reads ``value(source)`` directly, without a
+resolve info, argument parsing or awaitable checks. Each is a small object with
+``__slots__`` (one per field of a schema; a closure with attributes would cost
+a ``__dict__`` each).
+"""
 
 from __future__ import annotations
 
@@ -8,35 +15,61 @@ from graphql import GraphQLResolveInfo
 
 from core.context import Record
 
-__all__ = ["StoredValue", "SystemValue"]
+__all__ = ["ItemValue", "MethodValue", "PlainValue", "StoredValue", "SystemValue"]
 
 
-class StoredValue:
-    """Resolves a record's stored value of one field (small: one per field of a schema).
+class PlainValue:
+    """A resolver that only reads its source: ``value(source)`` is the field's value."""
 
-    The execution context recognises it and reads ``leaf_value`` directly for
-    scalar and enum fields (see ``core.graphql.static``).
-    """
+    __slots__ = ()
+
+    def value(self, source: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, source: Any, _info: GraphQLResolveInfo) -> Any:
+        return self.value(source)
+
+
+class StoredValue(PlainValue):
+    """A record's stored value of one field."""
 
     __slots__ = ("key",)
 
     def __init__(self, key: str) -> None:
         self.key = key
 
-    def leaf_value(self, rec: Record) -> Any:
-        return rec.data.get(self.key)
-
-    def __call__(self, rec: Record, _info: GraphQLResolveInfo) -> Any:
-        return rec.data.get(self.key)
+    def value(self, source: Record) -> Any:
+        return source.data.get(self.key)
 
 
 class SystemValue(StoredValue):
-    """Resolves a record's own attribute (id, version, timestamps)."""
+    """A record's own attribute (id, version, timestamps)."""
 
     __slots__ = ()
 
-    def leaf_value(self, rec: Record) -> Any:
-        return getattr(rec, self.key)
+    def value(self, source: Record) -> Any:
+        return getattr(source, self.key)
 
-    def __call__(self, rec: Record, _info: GraphQLResolveInfo) -> Any:
-        return getattr(rec, self.key)
+
+class ItemValue(PlainValue):
+    """One item of a tuple (an edge is ``(cursor, record)``)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def value(self, source: Any) -> Any:
+        return source[self.index]
+
+
+class MethodValue(PlainValue):
+    """The result of a method of the source taking no argument (``Connection.edges``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def value(self, source: Any) -> Any:
+        return getattr(source, self.name)()

@@ -11,10 +11,10 @@ route is covered by tests.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard
 
 import strawberry
 from graphql import (
@@ -22,11 +22,16 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
+    execute,
     lexicographic_sort_schema,
     parse,
     print_schema,
     specified_rules,
 )
+from graphql import (
+    ExecutionResult as GraphQLExecutionResult,
+)
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.execution import ExecutionContext
@@ -44,6 +49,17 @@ _CACHE_SIZE = 256
 class _Prepared:
     document: DocumentNode
     errors: list[GraphQLError] | None = None  # None until validated
+
+
+def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
+    return optimized_is_awaitable(value)
+
+
+def _answer(data: Any, errors: list[GraphQLError] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"data": data}
+    if errors:
+        out["errors"] = [format_error(e) for e in errors]
+    return out
 
 
 class OperationCache:
@@ -80,6 +96,15 @@ class OperationCache:
         if len(self._items) > self.size:
             self._items.popitem(last=False)
         return document
+
+    def validated(self, query: str) -> DocumentNode | None:
+        """The document of ``query`` if it was parsed and validated without errors."""
+        item = self._items.get(query)
+        if item is None or item.errors is None or item.errors:
+            return None
+        self.hits += 1
+        self._items.move_to_end(query)
+        return item.document
 
     def errors(
         self, schema: GraphQLSchema, query: str, document: DocumentNode
@@ -152,14 +177,41 @@ class TenantSchema(strawberry.Schema):
         operation_name: str | None,
         context: GraphQLContext,
     ) -> dict[str, Any]:
-        """Run one operation; the result is JSON-ready: ``{"data":..., "errors":[...]}``."""
-        result = await super().execute(
+        """Run one operation; the result is JSON-ready: ``{"data":..., "errors":[...]}``.
+
+        An operation already parsed and validated without errors goes straight to
+        graphql-core: strawberry's pipeline around it (an execution context, the
+        extension hooks of each phase) only serves our cache extension, which has
+        answered already. Anything else (a new document, a syntax or validation
+        error) takes strawberry's path, which reports it in its own way.
+        """
+        if not self.extensions_beyond_cache:
+            document = self.cache.validated(query)
+            if document is not None:
+                outcome = execute(
+                    self._schema,
+                    document,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    executor_class=self.execution_context_class,
+                    is_awaitable=_is_awaitable,
+                )
+                result: GraphQLExecutionResult = (
+                    await outcome if _is_awaitable(outcome) else outcome  # type: ignore[assignment]
+                )
+                if result.errors:
+                    self.process_errors(result.errors)
+                return _answer(result.data, result.errors)
+        done = await super().execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name
         )
-        out: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            out["errors"] = [format_error(e) for e in result.errors]
-        return out
+        return _answer(done.data, done.errors)
+
+    @property
+    def extensions_beyond_cache(self) -> bool:
+        """Whether strawberry extensions other than our operation cache are installed."""
+        return len(self.extensions) > 1
 
     def sdl(self) -> str:
         """The schema as SDL, types and fields sorted: identical models print identically."""

@@ -15,14 +15,22 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLScalarType, Undefined
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    Undefined,
+)
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from core import authz
+from core.graphql.completion import Completer, PlanCache
 from core.graphql.context import GraphQLContext
-from core.graphql.leaves import StoredValue
+from core.graphql.leaves import PlainValue
 from core.graphql.loaders import load_user
 from core.graphql.meta import Meta, MetaUser, meta_for
 from core.graphql.processes import ApprovalMutation, ApprovalQuery, TaskDue
@@ -262,25 +270,21 @@ class _RootInTurn(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        # A stored value of a record, shown as a scalar or enum, needs no resolve info,
-        # no argument parsing and no awaitable checks: most fields of a list page are
-        # such. Anything unusual (no value for a non-null field, a value the type
-        # refuses, middleware) takes graphql-core's full path, which reports it.
+        # A plain value shown as a scalar or enum (most fields of a record whose parent
+        # was not planned, see complete_value) needs no resolve info, no argument
+        # parsing and no awaitable checks. Anything unusual (no value for a non-null
+        # field, a value the type refuses, middleware) takes graphql-core's full path,
+        # which reports it.
         node = field_details_list[0].node
         field_def = parent_type.fields.get(node.name.value)
         resolver = field_def.resolve if field_def is not None else None
-        if (
-            isinstance(resolver, StoredValue)
-            and not node.arguments
-            and not (self.middleware_manager and self.middleware_manager.middlewares)
-        ):
-            getter = resolver.leaf_value
+        if isinstance(resolver, PlainValue) and not node.arguments and not self._middleware:
             return_type = field_def.type
             nullable = not isinstance(return_type, GraphQLNonNull)
             leaf = return_type if nullable else return_type.of_type
             if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
                 try:
-                    value = getter(source)
+                    value = resolver.value(source)
                     if value is None:
                         if nullable:
                             return None
@@ -293,6 +297,57 @@ class _RootInTurn(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        # An object (or a list of them) whose selection only reads plain data is
+        # completed by a compiled plan in one pass; see core.graphql.completion.
+        plan = self._plan(return_type, field_details_list)
+        if plan is not None:
+            try:
+                return plan(result)
+            except Exception:  # graphql-core completes it again and reports the problem
+                pass
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    @property
+    def _middleware(self) -> bool:
+        manager = self.middleware_manager
+        return bool(manager and manager.middlewares)
+
+    def _plan(self, return_type: Any, field_details_list: Any) -> Completer | None:
+        named = return_type
+        while isinstance(named, GraphQLNonNull | GraphQLList):
+            named = named.of_type
+        if not isinstance(named, GraphQLObjectType):
+            return None
+        memo: dict[tuple[Any, int], tuple[Any, Completer | None]] | None
+        memo = self.__dict__.get("_plans")
+        if memo is None:
+            memo = self.__dict__["_plans"] = {}
+        key = (return_type, id(field_details_list))
+        found = memo.get(key)
+        if found is not None:
+            return found[1]
+        plan: Completer | None = None
+        if not self._middleware:
+            cache: PlanCache | None = getattr(self.schema, "_tessera_plans", None)
+            if cache is None:
+                cache = PlanCache()
+                self.schema._tessera_plans = cache  # type: ignore[attr-defined]
+            plan = cache.get(self, return_type, field_details_list)
+        # The list is kept with its plan, so its id is not reused during this execution.
+        memo[key] = (field_details_list, plan)
+        return plan
 
     def execute_fields(
         self,

@@ -97,8 +97,19 @@ async def open_database(url: str) -> Database:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
     else:
         engine = PostgresEngine(config={"dsn": parsed.url})
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=1, max_size=10, reset=keep_session)
     return Database(engine, parsed.dialect, url)
+
+
+async def keep_session(_connection: Any) -> None:
+    """asyncpg's pool ``reset``: nothing beyond the rollback asyncpg always does.
+
+    On release asyncpg rolls back an open transaction, then by default runs
+    ``RESET ALL; CLOSE ALL; UNLISTEN *; pg_advisory_unlock_all()`` — one more
+    round trip per request. The store keeps no session state (its settings are
+    ``set_config(..., true)`` and its locks ``pg_advisory_xact_lock``, both
+    transaction-scoped), so there is nothing to reset.
+    """
 
 
 def _new_id() -> str:

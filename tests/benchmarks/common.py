@@ -147,10 +147,12 @@ async def bench_database_url(engine: str, *, fresh: bool = False) -> tuple[str, 
     ordinary role ``tessera_bench`` (no superuser, no BYPASSRLS), which the app
     connects as, so row-level security is part of every measurement. SQLite: a
     file under ``TESSERA_BENCH_CACHE``. ``fresh`` drops what is there first.
+    ``TESSERA_BENCH_DATABASE`` names another database (a second data set, say at
+    another record count, kept beside the first).
     """
     from core.store import open_database
 
-    name = f"tessera_bench_v{GENERATOR_VERSION}"
+    name = os.environ.get("TESSERA_BENCH_DATABASE") or f"tessera_bench_v{GENERATOR_VERSION}"
     if engine == "sqlite":
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         path = CACHE_DIR / f"{name}.db"

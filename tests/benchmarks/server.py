@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from core.metadata import NUMBER_SLOTS, TEXT_SLOTS, EntityDef
 from core.query import Condition, OrderBy
 from core.runtime import Runtime
+from core.store.database import keep_session
 from core.store.querying import compile_order
 from core.store.values import bind_number, bind_time
 from tests.benchmarks.generator import MAIN_ENTITY
@@ -71,7 +72,9 @@ class Floor:
         if self.dialect == "postgresql":
             import asyncpg
 
-            self.pool = await asyncpg.create_pool(self.url, min_size=1, max_size=10)
+            self.pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=10, reset=keep_session
+            )
         else:
             import aiosqlite
 
