@@ -25,7 +25,7 @@ import re._parser as sre_p
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -88,6 +88,8 @@ _FAKER_LOCALES = {
 _LOCALE_COUNTRY = {"zh_CN": "CN", "es_ES": "ES", "fil_PH": "PH", "en_PH": "PH", "en_US": "US"}
 
 _ATTEMPTS = 25
+#: "Draw this value the usual way" (a special case that does not apply).
+_GENERIC = object()
 #: Fresh drafts of a record before one that satisfies its entity's rules is given up.
 _RULE_ATTEMPTS = 8
 _RELATIONS = ("relation", "relation_list")
@@ -251,6 +253,7 @@ class _Generator:
         self.by_ref: dict[str, dict[str, Any]] = {}
         self.seen: dict[tuple[str, str], set[str]] = {}
         self.serial = 0
+        self.refunds: set[int] = set()  # payments (by index) drawn as refunds
 
     # -- records ----------------------------------------------------------
 
@@ -320,6 +323,12 @@ class _Generator:
 
     def value(self, entity: EntityDef, f: FieldDef, i: int, values: Mapping[str, Any]) -> Any:
         """A valid (and, for unique fields, unused) value, or ``None`` if none was found."""
+        if entity.key == "payment":
+            paid = self._payment(f, i, values)
+            if paid is not _GENERIC and (
+                paid is None or f.value_type in _RELATIONS or coerce(f, paid, self.model)[1] is None
+            ):
+                return paid
         if f.value_type in _RELATIONS:
             return self._relation(entity, f, values)
         seen = self.seen.setdefault((entity.key, f.key), set())
@@ -686,6 +695,66 @@ class _Generator:
         day = self._day(entity, f, values)
         at = time(self.rng.randint(8, 17), self.rng.choice((0, 15, 30, 45)))
         return datetime.combine(day, at, tzinfo=self.tz)
+
+    # -- invoicing -----------------------------------------------------------
+
+    def _payment(self, f: FieldDef, i: int, values: Mapping[str, Any]) -> Any:
+        """A payment value as an invoicing tenant would have it; ``_GENERIC`` for the usual.
+
+        A receipt pays the rest of a paid invoice, or half of what a partially
+        paid one still owes; one payment in ten is a refund of part of a paid
+        invoice. Each is dated on or after its invoice's issue date.
+        """
+        if f.key == "invoice":
+            refund = self.rng.random() < 0.1
+            if refund:
+                self.refunds.add(i)
+            else:
+                self.refunds.discard(i)
+            received = self._received()
+            pool = [
+                ref
+                for ref in self.refs.get("invoice", ())
+                if self.by_ref[ref].get("status") == "paid"
+                or (not refund and self.by_ref[ref].get("status") == "partially_paid")
+            ]
+            if not refund:
+                pool = [ref for ref in pool if self._total(ref) > received.get(ref, 0)]
+            return self.rng.choice(pool) if pool else None
+        ref = values.get("invoice")
+        invoice = self.by_ref.get(ref) if isinstance(ref, str) else None
+        if f.key == "direction" and {"in", "out"} <= set(f.option_values):
+            return "out" if invoice is not None and i in self.refunds else "in"
+        if invoice is None or not isinstance(ref, str):
+            return _GENERIC
+        if f.key == "amount" and f.value_type == "money" and invoice.get("total"):
+            total = self._total(ref)
+            if i in self.refunds:
+                share = total * self.rng.choice((Decimal("0.1"), Decimal("0.2")))
+            else:
+                owed = total - self._received().get(ref, Decimal(0))
+                share = owed if invoice.get("status") == "paid" else owed / 2
+            currency = invoice["total"]["currency"]
+            places = Decimal(1).scaleb(-get_currency_precision(currency))
+            return {"amount": share.quantize(places, ROUND_DOWN), "currency": currency}
+        issued = invoice.get("issue_date")
+        if f.key == "paid_on" and f.value_type == "date" and isinstance(issued, date):
+            return min(self.today, issued + timedelta(days=self.rng.randint(0, 60)))
+        return _GENERIC
+
+    def _total(self, invoice_ref: str) -> Decimal:
+        total = self.by_ref[invoice_ref].get("total")
+        return Decimal(total["amount"]) if total else Decimal(0)
+
+    def _received(self) -> dict[str, Decimal]:
+        """Sample invoice ref -> what the sample payments made so far paid against it."""
+        out: dict[str, Decimal] = {}
+        for ref in self.refs.get("payment", ()):
+            pay = self.by_ref[ref]
+            invoice = pay.get("invoice")
+            if isinstance(invoice, str) and pay.get("direction") != "out" and pay.get("amount"):
+                out[invoice] = out.get(invoice, Decimal(0)) + pay["amount"]["amount"]
+        return out
 
     # -- text rules ----------------------------------------------------------
 

@@ -113,6 +113,21 @@ _PAYMENT_ENTITY: dict[str, Any] = {
                 ("mobile_wallet", "Mobile wallet", "移动支付", "Monedero móvil", "E-wallet"),
             ),
         },
+        "direction": {
+            "type": "enum",
+            "label": L("Direction", "方向", "Sentido", "Direksyon"),
+            "help": L(
+                "Received from the customer, or paid out (a refund).",
+                "向客户收款，或向外付款（退款）。",
+                "Cobrado al cliente, o pagado (una devolución).",
+                "Natanggap mula sa customer, o ibinayad palabas (refund).",
+            ),
+            "default": "in",
+            "options": options(
+                ("in", "Received", "收入", "Cobro", "Natanggap"),
+                ("out", "Paid out", "支出", "Pago", "Ibinayad"),
+            ),
+        },
     },
 }
 

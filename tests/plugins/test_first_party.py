@@ -156,11 +156,11 @@ CONTRACT: dict[str, tuple[Any, ...]] = {
     "payment": (
         "payments",
         "reference",
-        "invoice:relation reference:text amount:money paid_on:date method:enum",
+        "invoice:relation reference:text amount:money paid_on:date method:enum direction:enum",
         {"amount"},
         {"invoice", "paid_on"},
         set(),
-        {},
+        {"direction": "in"},
         {"invoice": "invoice"},
     ),
     "case": (
@@ -199,6 +199,7 @@ OPTIONS = {
     ("quote", "status"): "draft sent accepted rejected",
     ("invoice", "status"): "draft issued partially_paid paid cancelled",
     ("payment", "method"): "cash bank_transfer card cheque mobile_wallet",
+    ("payment", "direction"): "in out",
     ("case", "channel"): "phone email web chat visit",
     ("case", "priority"): "low normal high urgent",
     ("case", "status"): "new in_progress waiting resolved closed",
