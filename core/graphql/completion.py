@@ -31,17 +31,20 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLString,
     InlineFragmentNode,
     SelectionSetNode,
     Undefined,
 )
 
-from core.graphql.leaves import PlainValue
+from core.graphql.leaves import PlainValue, read_attr
 
 __all__ = ["Completer", "PlanCache", "plain_getter"]
 
@@ -56,23 +59,41 @@ class Abandon(Exception):
     """A plan met something it does not handle; graphql-core completes the value."""
 
 
-def plain_getter(resolve: Any) -> Getter | None:
+def plain_getter(field: GraphQLField) -> Getter | None:
     """How to read a field without graphql-core, if its resolver only reads."""
+    resolve = field.resolve
     if isinstance(resolve, PlainValue):
         return resolve.value
     # strawberry's resolver of a field without a resolver function, exception
     # handlers or extensions ("basic" fields: Money.amount, PageInfo.endCursor...).
-    if getattr(resolve, "_is_default", False):
-        return resolve  # type: ignore[no-any-return]
-    return None
+    if not getattr(resolve, "_is_default", False):
+        return None
+    definition = field.extensions.get("strawberry-definition")
+    if (
+        definition is not None
+        and definition.base_resolver is None
+        and definition.default_resolver is read_attr
+    ):
+        name = definition.python_name
+
+        def read(source: Any) -> Any:
+            # read_attr, without its abstract-class check for the usual plain dict.
+            return source.get(name) if type(source) is dict else read_attr(source, name)
+
+        return read
+    return resolve  # type: ignore[no-any-return]
 
 
 def _leaf(leaf: GraphQLScalarType | GraphQLEnumType) -> Completer:
     coerce = leaf.coerce_output_value if hasattr(leaf, "coerce_output_value") else leaf.serialize
+    # Strings and ids serialise a str as itself.
+    text = leaf is GraphQLString or leaf is GraphQLID
 
     def complete(value: Any) -> Any:
         if value is None or value is Undefined:
             return None
+        if text and type(value) is str:
+            return value
         out = coerce(value)
         if out is None or out is Undefined:
             raise Abandon
@@ -202,7 +223,7 @@ class _Compiler:
             field = t.fields.get(field_name)
             if field is None or field.args or node.arguments:
                 return None
-            get = plain_getter(field.resolve)
+            get = plain_getter(field)
             if get is None:
                 return None
             finish = self._type(field.type, field_details)

@@ -9,13 +9,21 @@ a ``__dict__`` each).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import GraphQLResolveInfo
 
 from core.context import Record
 
-__all__ = ["ItemValue", "MethodValue", "PlainValue", "StoredValue", "SystemValue"]
+__all__ = ["ItemValue", "MethodValue", "PlainValue", "StoredValue", "SystemValue", "read_attr"]
+
+
+def read_attr(obj: Any, name: str) -> Any:
+    """The default resolver: service values (money, address, users, page info) are dicts."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name)
 
 
 class PlainValue:

@@ -30,7 +30,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from core import authz
 from core.graphql.completion import Completer, PlanCache
 from core.graphql.context import GraphQLContext
-from core.graphql.leaves import PlainValue
+from core.graphql.leaves import PlainValue, read_attr
 from core.graphql.loaders import load_user
 from core.graphql.meta import Meta, MetaUser, meta_for
 from core.graphql.processes import ApprovalMutation, ApprovalQuery, TaskDue
@@ -51,13 +51,6 @@ FILTER_OPS: Mapping[str, str] = {
     "startsWith": "starts_with",
     "isNull": "is_null",
 }
-
-
-def _attr(obj: Any, name: str) -> Any:
-    # Service values (money, address, users, page info) are plain dicts.
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name)
 
 
 @strawberry.enum(description="Sort order of a list.")
@@ -372,7 +365,7 @@ def build_static_schema() -> strawberry.Schema:
         query=Query,
         mutation=ApprovalMutation,
         types=_SHARED_TYPES,
-        config=StrawberryConfig(default_resolver=_attr),
+        config=StrawberryConfig(default_resolver=read_attr),
         execution_context_class=_RootInTurn,
         scalar_overrides={Decimal: DECIMAL, date: DATE, datetime: DATETIME},
     )

@@ -546,9 +546,9 @@ class Database:
             rows = await self._run(sql)
         has_next = len(rows) > limit
         rows = rows[:limit]
-        cursors = [
-            Cursor.encode(keys, [row.pop(f"_k{i}") for i in range(len(keys))]) for row in rows
-        ]
+        signature = Cursor.signature(keys)
+        names = [f"_k{i}" for i in range(len(keys))]
+        cursors = [Cursor.encode(keys, [row.pop(n) for n in names], signature) for row in rows]
         return Page(
             rows=[self._record_row(r) for r in rows],
             cursors=cursors,

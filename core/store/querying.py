@@ -316,8 +316,9 @@ class Cursor:
         return ",".join(f"{k.expr.field}:{'d' if k.descending else 'a'}" for k in keys)
 
     @staticmethod
-    def encode(keys: Sequence[SortKey], values: Sequence[Any]) -> str:
-        doc = {"o": Cursor.signature(keys), "k": [_tag(v) for v in values]}
+    def encode(keys: Sequence[SortKey], values: Sequence[Any], signature: str | None = None) -> str:
+        """``signature`` may be given, computed once for a page of rows."""
+        doc = {"o": signature or Cursor.signature(keys), "k": [_tag(v) for v in values]}
         return base64.urlsafe_b64encode(orjson.dumps(doc)).decode().rstrip("=")
 
     @staticmethod
