@@ -57,12 +57,18 @@ class GraphQLContribution:
     the host. With ``entity`` set, only roles granted ``run`` on that entity
     may call the field (others get ``FORBIDDEN`` before the resolver runs);
     every action or report that reads or changes records should name one.
+
+    ``record_action`` marks an action the screens offer as a button on a record
+    page of ``entity``: its only required argument is ``id: ID!`` (the record).
+    ``label`` (locale -> text) is the button's text.
     """
 
     name: str
     field: Any
     plugin: str = ""
     entity: str | None = None
+    record_action: bool = False
+    label: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -591,6 +591,11 @@ class RecordService:
                 out[uid] = {"id": uid, "email": user["email"], "name": user.get("name") or ""}
         return out
 
+    async def search_users(self, ctx: CallContext, search: str | None, first: int) -> _Rows:
+        """Active users of the caller's tenant whose name or email contains ``search``
+        (ASCII letters in any case), by name, at most ``first``, as ``{id, email, name}``."""
+        return await self.db.search_users(ctx.tenant, search, first)
+
     # -- writes ------------------------------------------------------------
 
     async def create(self, ctx: CallContext, entity: str, values: Mapping[str, Any]) -> Record:

@@ -39,7 +39,9 @@ from core.graphql import resolvers as r
 from core.graphql.inputs import AND, OR
 from core.graphql.leaves import ItemValue, MethodValue
 from core.graphql.limits import Limits
+from core.graphql.meta import mark_record_action
 from core.graphql.static import SortDirection
+from core.graphql.users import users_field
 from core.hookspecs import GraphQLContribution
 from core.metadata import EntityDef, FieldDef, TenantModel
 from core.naming import pascal
@@ -473,6 +475,8 @@ class _Builder:
                     message = f"'{item.name}' runs on unknown entity '{item.entity}'"
                     raise ConfigInvalid(message, [Problem("PLUGIN_FIELD_ENTITY", message, where)])
                 field = _gated(field, item.entity)
+            if item.record_action:
+                field = mark_record_action(field, item, kind, where)
             self._put(into, item.name, field, where)
 
     def build(
@@ -491,6 +495,7 @@ class _Builder:
         mutation: dict[str, GraphQLField] = (
             dict(self.static_mutation.fields) if self.static_mutation else {}
         )
+        query["users"] = self.convert(users_field)
         task = self.objects.get("task")
         if task is not None:
             query["myTasks"] = GraphQLField(

@@ -13,6 +13,7 @@ __all__ = ["GraphQLContext", "RecordService"]
 
 # Aliases taken before the protocol's ``list`` method shadows the builtin.
 _AuditEntries = list[dict[str, Any]]
+_Users = list[dict[str, Any]]
 _Records = list[Record]
 
 
@@ -68,6 +69,8 @@ class RecordService(Protocol):
     async def user_names(
         self, ctx: CallContext, ids: Sequence[str]
     ) -> dict[str, dict[str, Any]]: ...
+
+    async def search_users(self, ctx: CallContext, search: str | None, first: int) -> _Users: ...
 
 
 @dataclass

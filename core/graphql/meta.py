@@ -8,10 +8,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as data_field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import strawberry
+from graphql import (
+    GraphQLField,
+    GraphQLID,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+    get_named_type,
+)
 
+from core import authz
+from core.context import CallContext
+from core.errors import ConfigInvalid, Problem
 from core.graphql.processes import MetaTransition, MetaWorkflow, workflows_of
 from core.metadata import (
     EntityDef,
@@ -23,8 +38,86 @@ from core.metadata import (
     Option,
     TenantModel,
 )
+from core.naming import camel
 
-__all__ = ["Meta", "meta_for"]
+if TYPE_CHECKING:
+    from core.hookspecs import GraphQLContribution
+
+__all__ = ["Meta", "mark_record_action", "meta_for"]
+
+#: Where a record action's description lives on its mutation field (``GraphQLField.extensions``).
+_RECORD_ACTION = "tessera_record_action"
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordAction:
+    name: str
+    entity: str
+    label: Labels
+
+
+def mark_record_action(
+    field: GraphQLField, item: GraphQLContribution, kind: str, where: str
+) -> GraphQLField:
+    """``field`` marked as a record action of ``item.entity`` (the screens offer it as a
+    button on that entity's record pages); raises ConfigInvalid unless it is a mutation on
+    an entity whose only required argument is ``id: ID!``."""
+    path = f"{where}/{item.name}"
+    problems: list[Problem] = []
+    if kind != "actions":
+        problems.append(
+            Problem("PLUGIN_RECORD_ACTION", "a record action must be an action (a mutation)", path)
+        )
+    if item.entity is None:
+        problems.append(
+            Problem("PLUGIN_RECORD_ACTION", "a record action must name its entity", path)
+        )
+    id_arg = field.args.get("id")
+    if not (
+        id_arg is not None
+        and isinstance(id_arg.type, GraphQLNonNull)
+        and id_arg.type.of_type is GraphQLID
+    ):
+        problems.append(
+            Problem("PLUGIN_RECORD_ACTION", "a record action takes the record as 'id: ID!'", path)
+        )
+    for name, arg in field.args.items():
+        if name != "id" and isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined:
+            problems.append(
+                Problem(
+                    "PLUGIN_RECORD_ACTION",
+                    f"a record action's only required argument is 'id'; give '{name}' a default",
+                    f"{path}/{name}",
+                )
+            )
+    if problems:
+        raise ConfigInvalid(f"'{item.name}' cannot be a record action", problems)
+    kwargs = field.to_kwargs()
+    kwargs["extensions"] = {
+        **(field.extensions or {}),
+        _RECORD_ACTION: _RecordAction(item.name, item.entity or "", dict(item.label or {})),
+    }
+    return GraphQLField(**kwargs)
+
+
+class _ActionIndex:
+    """The record actions of one schema by entity, read from it on first use (per request)."""
+
+    def __init__(self, schema: GraphQLSchema | None) -> None:
+        self.schema = schema
+        self._by_entity: dict[str, list[tuple[_RecordAction, Any]]] | None = None
+
+    def of(self, entity: str) -> list[tuple[_RecordAction, Any]]:
+        """``(action, the named type its mutation returns)`` for each action on ``entity``."""
+        if self._by_entity is None:
+            self._by_entity = {}
+            mutation = self.schema.mutation_type if self.schema is not None else None
+            for field in mutation.fields.values() if mutation is not None else ():
+                spec = (field.extensions or {}).get(_RECORD_ACTION)
+                if isinstance(spec, _RecordAction):
+                    found = (spec, get_named_type(field.type))
+                    self._by_entity.setdefault(spec.entity, []).append(found)
+        return self._by_entity.get(entity, [])
 
 
 @strawberry.type(description="A label in one locale.")
@@ -145,12 +238,78 @@ class MetaField:
         ]
 
 
+@strawberry.type(
+    name="MetaActionLink",
+    description="A field of an action's result that holds the id of a record of 'entity'.",
+)
+class MetaActionLink:
+    field: str
+    entity: str
+
+
+@strawberry.type(
+    name="MetaRecordAction",
+    description="A plugin action on one record: the mutation 'name', called with the "
+    "record's 'id' as its only argument.",
+)
+class MetaRecordAction:
+    action: strawberry.Private[_RecordAction]
+    model: strawberry.Private[TenantModel]
+    locale: strawberry.Private[str]
+    result_links: strawberry.Private[list[MetaActionLink]]
+    result_object: strawberry.Private[bool]
+
+    @strawberry.field(description="The mutation's name.")
+    def name(self) -> str:
+        return self.action.name
+
+    @strawberry.field
+    def label(self, locale: str | None = None) -> str:
+        return self.model.label(self.action.label, locale or self.locale) or self.action.name
+
+    @strawberry.field
+    def labels(self) -> list[LabelText]:
+        return _texts(self.action.label)
+
+    @strawberry.field(
+        description="Whether the mutation returns an object (select '__typename' and the "
+        "links) rather than a plain value."
+    )
+    def returns_object(self) -> bool:
+        return self.result_object
+
+    @strawberry.field(
+        description="Fields of the result (such as 'opportunityId') naming records the "
+        "caller may read: select them to link to what the action made."
+    )
+    def links(self) -> list[MetaActionLink]:
+        return self.result_links
+
+
+def _links(model: TenantModel, call: CallContext, result: Any) -> list[MetaActionLink]:
+    if not isinstance(result, GraphQLObjectType):
+        return []
+    by_name = {f"{camel(key)}Id": key for key in model.entities}
+    out: list[MetaActionLink] = []
+    for name, field in result.fields.items():
+        target = by_name.get(name)
+        if (
+            target is not None
+            and get_named_type(field.type) is GraphQLID
+            and authz.allowed(call, target, "read")
+        ):
+            out.append(MetaActionLink(field=name, entity=target))
+    return out
+
+
 @strawberry.type(name="MetaEntity")
 class MetaEntity:
     entity: strawberry.Private[EntityDef]
     model: strawberry.Private[TenantModel]
     locale: strawberry.Private[str]
     hidden: strawberry.Private[frozenset[str]] = frozenset()
+    call: strawberry.Private[CallContext | None] = None
+    index: strawberry.Private[_ActionIndex] = data_field(default_factory=lambda: _ActionIndex(None))
 
     @strawberry.field
     def key(self) -> str:
@@ -196,6 +355,35 @@ class MetaEntity:
             MetaField(field=f, model=self.model, locale=self.locale)
             for f in self.entity.fields.values()
             if f.key not in self.hidden
+        ]
+
+    @strawberry.field(
+        description="What the caller's roles allow on records of this entity: some of "
+        "create, read, update, delete, transition, run."
+    )
+    def allowed_actions(self) -> list[str]:
+        call = self.call
+        return [
+            a for a in authz.ACTIONS if call is not None and authz.allowed(call, self.entity.key, a)
+        ]
+
+    @strawberry.field(
+        description="Plugin actions the caller may run on a record of this entity "
+        "(the screens show them as buttons on its page)."
+    )
+    def record_actions(self) -> list[MetaRecordAction]:
+        call, key = self.call, self.entity.key
+        if call is None or not authz.allowed(call, key, "run"):
+            return []
+        return [
+            MetaRecordAction(
+                action=spec,
+                model=self.model,
+                locale=self.locale,
+                result_links=_links(self.model, call, result),
+                result_object=isinstance(result, GraphQLObjectType),
+            )
+            for spec, result in self.index.of(key)
         ]
 
 
@@ -328,13 +516,16 @@ class Meta:
         return MetaTenant(model=self.model, locale=self.locale)
 
     @strawberry.field
-    def entities(self) -> list[MetaEntity]:
+    def entities(self, info: strawberry.Info) -> list[MetaEntity]:
+        index = _ActionIndex(getattr(info.schema, "_schema", None))
         return [
             MetaEntity(
                 entity=e,
                 model=self.model,
                 locale=self.locale,
                 hidden=self.hidden.get(e.key, frozenset()),
+                call=info.context.call,
+                index=index,
             )
             for e in self.model.entities.values()
         ]

@@ -889,6 +889,29 @@ class Database:
         users = [self._user_row(r) for r in rows]
         return [u for u in users if wanted & set(u["roles"])]
 
+    async def search_users(
+        self, tenant: str, search: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Active users whose name or email contains ``search`` (ASCII letters in any
+        case, like a ``contains`` filter), by name then email: ``{id, email, name}``."""
+        where = Sql("tenant_id = {} AND active", (tenant,))
+        if search:
+            like = "ILIKE" if self.dialect == "postgresql" else "LIKE"
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            where = where & Sql(
+                f"(name {like} {{}} ESCAPE '\\' OR email {like} {{}} ESCAPE '\\')",
+                (pattern, pattern),
+            )
+        rows = await self._fetch_as(
+            tenant,
+            f"SELECT id, email, name FROM app_user WHERE {where.text} "
+            "ORDER BY name, email, id LIMIT {}",
+            *where.args,
+            limit,
+        )
+        return [{"id": str(r["id"]), "email": r["email"], "name": r["name"] or ""} for r in rows]
+
     async def get_user(self, tenant: str, email: str) -> dict[str, Any] | None:
         rows = await self._fetch_as(
             tenant,

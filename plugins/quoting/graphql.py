@@ -243,7 +243,20 @@ async def quote_version_lines(info: strawberry.Info, id: strawberry.ID) -> list[
 
 def actions(model: TenantModel) -> list[GraphQLContribution]:
     return [
-        GraphQLContribution("reviseQuote", revise_quote, entity="quote"),
+        # Send, accept and reject are the tenant's workflow transitions, which the
+        # screens already offer on the quote's page: only revising is a record action.
+        GraphQLContribution(
+            "reviseQuote",
+            revise_quote,
+            entity="quote",
+            record_action=True,
+            label={
+                "en": "New revision",
+                "zh-CN": "新建修订版",
+                "es-ES": "Nueva revisión",
+                "tl-PH": "Bagong rebisyon",
+            },
+        ),
         GraphQLContribution("sendQuote", send_quote, entity="quote"),
         GraphQLContribution("acceptQuote", accept_quote, entity="quote"),
         GraphQLContribution("rejectQuote", reject_quote, entity="quote"),

@@ -317,7 +317,20 @@ async def sales_commission(
 def actions(model: TenantModel) -> list[GraphQLContribution]:
     if "lead" not in model.entities:
         return []
-    return [GraphQLContribution("convertLead", convert_lead_field, entity="lead")]
+    return [
+        GraphQLContribution(
+            "convertLead",
+            convert_lead_field,
+            entity="lead",
+            record_action=True,
+            label={
+                "en": "Convert lead",
+                "zh-CN": "转化线索",
+                "es-ES": "Convertir cliente potencial",
+                "tl-PH": "I-convert ang lead",
+            },
+        )
+    ]
 
 
 def reports(model: TenantModel) -> list[GraphQLContribution]:

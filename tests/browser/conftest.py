@@ -148,15 +148,19 @@ def login(
     browser: Browser, base_url: str, sessions: dict[tuple[str, str], Any]
 ) -> Iterator[Callable[..., Page]]:
     """``login(tenant, user)``: a page signed in as that demo user (one sign-in per user
-    per run, through the login form; the server throttles repeated sign-ins)."""
+    per run, through the login form; the server throttles repeated sign-ins). ``locale``
+    is the browser's language (its date pickers, the sign-in page)."""
     opened: list[BrowserContext] = []
 
-    def open_as(tenant: str, user: str, width: int = 1280, height: int = 800) -> Page:
+    def open_as(
+        tenant: str, user: str, width: int = 1280, height: int = 800, locale: str | None = None
+    ) -> Page:
         key = (tenant, user)
         ctx = browser.new_context(
             viewport={"width": width, "height": height},
             accept_downloads=True,
             storage_state=sessions.get(key),
+            locale=locale,
         )
         ctx.set_default_timeout(10_000)
         opened.append(ctx)

@@ -22,7 +22,7 @@ COUNTS = {
     "account": 30,
     "contact": 30,
     "lead": 0,
-    "opportunity": 0,
+    "opportunity": 12,
     "activity": 30,
     "product": 10,
     "quote": 12,

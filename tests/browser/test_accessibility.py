@@ -27,13 +27,22 @@ def test_every_input_is_labelled_and_the_page_fits(
     login: Login, base_url: str, width: int, height: int
 ) -> None:
     page = login(SZ, "sales", width=width, height=height)
-    for route in ("e/account", "e/account/new", "e/opportunity/new", "tasks", "board/quote"):
+    routes = ["e/account", "e/account/new", "e/opportunity/new", "tasks", "board/quote"]
+    routes += ["dashboard", "approvals", "e/quote/new", "e/lead"]
+    for route in routes:
         page.goto(f"{base_url}/t/{SZ}/app/{route}")
         page.locator("main h1").first.wait_for()
         page.wait_for_load_state("networkidle")
         assert page.evaluate(UNLABELLED) == [], route
         if not route.startswith("board/"):  # a board scrolls sideways inside itself
             assert page.evaluate(OVERFLOW) <= 0, f"{route} overflows at {width}px"
+    # A record page with its actions, related lists and the comment box open.
+    page.goto(f"{base_url}/t/{SZ}/app/e/lead")
+    page.locator("table tbody a").first.click()
+    page.locator("#record-title").wait_for()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(UNLABELLED) == [], "a lead's page"
+    assert page.evaluate(OVERFLOW) <= 0, f"a lead's page overflows at {width}px"
     if width < 500:
         page.goto(f"{base_url}/t/{SZ}/app/e/account/new")
         page.locator("#f-name").wait_for()

@@ -2,7 +2,7 @@ import { createContext } from "preact";
 import { useCallback, useContext, useEffect, useState } from "preact/hooks";
 import { ApiError, logout, tenant } from "./lib/api";
 import { t as translate, localeName } from "./lib/i18n";
-import { boardField, loadModel, type Model } from "./lib/meta";
+import { boardField, can, loadModel, type Model } from "./lib/meta";
 import { navigate, onLinkClick, useRoute } from "./lib/router";
 import { Login } from "./views/login";
 import { ListView } from "./views/list";
@@ -116,7 +116,7 @@ export function App() {
 function Nav() {
   const { model, t } = useSession();
   const [open, setOpen] = useState(false);
-  const entities = model.entities.filter((e) => !e.internal);
+  const entities = model.entities.filter((e) => !e.internal && can(e, "read"));
   return (
     <nav class={open ? "side open" : "side"} aria-label={t("menu")}>
       <button type="button" class="menu-toggle" aria-expanded={open} onClick={() => setOpen(!open)}>

@@ -19,6 +19,12 @@ export class ApiError extends Error {
   }
 }
 
+/** An error as one line for the user: the server's message and its located problems. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return [e.message, ...e.errors.map((p) => p.message)].filter(Boolean).join(" · ");
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** The tenant key from the address: /t/{tenant}/app/... */
 export function tenantFromPath(pathname: string): string {
   const m = /^\/t\/([^/]+)\//.exec(pathname + "/");

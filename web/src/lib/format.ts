@@ -27,6 +27,15 @@ export function formatMoney(amount: unknown, currency: string, locale: string): 
   }
 }
 
+/** An amount in few characters for a chart's axis: ¥20万, 1,2 M€, ₱1.5M. */
+export function formatCompactMoney(amount: number, currency: string, locale: string): string {
+  try {
+    return new Intl.NumberFormat(intlLocale(locale), { style: "currency", currency, notation: "compact" }).format(amount);
+  } catch {
+    return formatMoney(amount, currency, locale);
+  }
+}
+
 export function formatDate(value: string | null | undefined, locale: string): string {
   if (!value) return "";
   const [y, m, d] = value.slice(0, 10).split("-").map(Number);

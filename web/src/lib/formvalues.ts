@@ -41,7 +41,9 @@ export function fromRecord(model: Model, entity: Entity, row: any | null): Value
         break;
       }
       case "user":
-        out[f.key] = v ? { id: v.id, title: v.name } : null;
+        // A new record is the caller's own until they pick someone else: with an "own"
+        // record scope, an ownerless record would vanish from its creator's sight.
+        out[f.key] = v ? { id: v.id, title: v.name } : !row && f.key === "owner" && writable(f) ? { id: model.me.id, title: model.me.name } : null;
         break;
       case "address":
         out[f.key] = Object.fromEntries(ADDRESS_PARTS.map((p) => [p, v?.[p] ?? ""]));

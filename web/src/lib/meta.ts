@@ -25,6 +25,22 @@ export interface Field {
   options: Option[];
 }
 
+export interface ActionLink {
+  /** A field of the action's result holding a record id, e.g. opportunityId. */
+  field: string;
+  entity: string;
+}
+
+/** A plugin action on one record (a mutation taking the record's id), e.g. convertLead. */
+export interface RecordAction {
+  name: string;
+  label: string;
+  returnsObject: boolean;
+  links: ActionLink[];
+}
+
+export type EntityAction = "create" | "read" | "update" | "delete" | "transition" | "run";
+
 export interface Entity {
   key: string;
   typeName: string;
@@ -37,6 +53,9 @@ export interface Entity {
   titleField: string | null;
   fields: Field[];
   byKey: Map<string, Field>;
+  /** What the caller's roles allow on this entity's records. */
+  allowedActions: EntityAction[];
+  recordActions: RecordAction[];
 }
 
 export interface FormField {
@@ -117,8 +136,9 @@ const META = `query Meta($locale: String) {
     tenant { key name(locale: $locale) locales defaultLocale currency timezone plugins }
     me { id email name roles locale }
     entities {
-      key typeName queryName listQueryName internal titleField
+      key typeName queryName listQueryName internal titleField allowedActions
       label(locale: $locale) pluralLabel(locale: $locale)
+      recordActions { name label(locale: $locale) returnsObject links { field entity } }
       fields { key graphqlName type valueType label(locale: $locale) help(locale: $locale) defaultValue required readOnly
                min max minLength maxLength pattern target
                options { value label(locale: $locale) } }
@@ -148,6 +168,11 @@ export async function loadModel(locale: string | null): Promise<Model> {
     workflows: meta.workflows,
     locale: locale ?? meta.me.locale ?? meta.tenant.defaultLocale,
   };
+}
+
+/** Whether the caller's roles allow `action` on records of `entity`. */
+export function can(entity: Entity | undefined, action: EntityAction): boolean {
+  return !!entity && entity.allowedActions.includes(action);
 }
 
 /** The workflow that runs on an entity, if any. */

@@ -1,11 +1,39 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useSession } from "../app";
-import { ApiError } from "../lib/api";
+import { ApiError, gql } from "../lib/api";
 import { ADDRESS_PARTS, fromRecord, toInput, type Ref, type Values } from "../lib/formvalues";
-import { formOf, type Entity, type Field, type FormField } from "../lib/meta";
-import { fieldOfPath, getRecord, saveRecord, searchRecords, recordTitle, writable } from "../lib/records";
+import { formOf, workflowOf, type Entity, type Field, type FormField, type Model } from "../lib/meta";
+import { fieldOfPath, getRecord, saveRecord, searchRecords, recordTitle, titleName, writable } from "../lib/records";
 import { navigate } from "../lib/router";
 import { celRecord, evaluateRule } from "../lib/rules";
+import { SearchPicker } from "./widgets";
+
+/** Where a form opened from another record's page goes back to (`?from=e/quote/123`). */
+function returnRoute(): string | null {
+  const from = new URLSearchParams(location.search).get("from");
+  return from && /^e\/[a-z0-9_]+\/[^/?#]+$/.test(from) ? from : null;
+}
+
+/** Values a new record starts with from the address (`?quote=123` from a quote's page). */
+async function presetValues(model: Model, entity: Entity): Promise<Values> {
+  const out: Values = {};
+  for (const [key, raw] of new URLSearchParams(location.search)) {
+    const f = entity.byKey.get(key);
+    if (!f || !writable(f) || !raw) continue;
+    if (f.valueType === "relation") {
+      const target = model.byKey.get(f.target ?? "");
+      if (!target) continue;
+      const title = titleName(target);
+      const row = await gql(`query P($id: ID!) { ${target.queryName}(id: $id) { id${title ? " " + title : ""} } }`, { id: raw })
+        .then((d) => d[target.queryName])
+        .catch(() => null);
+      if (row) out[key] = { id: row.id, title: recordTitle(model, target, row) };
+    } else if (["text", "long_text", "email", "phone", "url", "enum", "date", "integer", "decimal", "percent"].includes(f.valueType)) {
+      out[key] = raw;
+    }
+  }
+  return out;
+}
 
 /** Create or edit one record with the tenant's form for its entity. */
 export function RecordForm({ entity, id }: { entity: Entity; id: string | null }) {
@@ -18,6 +46,13 @@ export function RecordForm({ entity, id }: { entity: Entity; id: string | null }
   const [banner, setBanner] = useState<{ kind: "error" | "conflict"; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
+
+  useEffect(() => {
+    if (id) return;
+    presetValues(model, entity).then((preset) => {
+      if (Object.keys(preset).length) setValues((v) => ({ ...(v ?? fromRecord(model, entity, null)), ...preset }));
+    });
+  }, [model, entity]);
 
   useEffect(() => {
     if (!id) return;
@@ -39,6 +74,9 @@ export function RecordForm({ entity, id }: { entity: Entity; id: string | null }
   const required = (item: FormField, f: Field) => f.required || evaluateRule(item.requiredWhen, record, false);
   const shown = new Set<string>();
   for (const s of form.sections) for (const item of s.fields) if (visible(item)) shown.add(item.field);
+  // A workflow's state changes only through its transitions (the record page's buttons).
+  const stateField = workflowOf(model, entity.key)?.field;
+  const sendable = new Set([...shown].filter((k) => k !== stateField));
 
   const set = (key: string, value: unknown) => {
     setValues({ ...values, [key]: value });
@@ -56,7 +94,7 @@ export function RecordForm({ entity, id }: { entity: Entity; id: string | null }
     for (const s of form.sections)
       for (const item of s.fields) {
         const f = entity.byKey.get(item.field);
-        if (!f || !shown.has(f.key) || !writable(f) || !required(item, f)) continue;
+        if (!f || !sendable.has(f.key) || !writable(f) || !required(item, f)) continue;
         const v = values[f.key];
         const blank = v === "" || v === null || (f.valueType === "money" && v.amount === "") || (Array.isArray(v) && !v.length);
         if (blank) local[f.key] = t("required");
@@ -70,10 +108,10 @@ export function RecordForm({ entity, id }: { entity: Entity; id: string | null }
     setBusy(true);
     setBanner(null);
     try {
-      const input = toInput(entity, values, id ? original : null, shown);
+      const input = toInput(entity, values, id ? original : null, sendable);
       const saved = await saveRecord(entity, id, input, version, "id version");
       notify(t("saved"));
-      navigate(`e/${entity.key}/${saved.id}`);
+      navigate(returnRoute() ?? `e/${entity.key}/${saved.id}`);
     } catch (err) {
       if (err instanceof ApiError && err.code === "CONFLICT") {
         const latest = await getRecord(model, entity).then((get) => get(id!)).catch(() => null);
@@ -119,7 +157,7 @@ export function RecordForm({ entity, id }: { entity: Entity; id: string | null }
               const f = entity.byKey.get(item.field);
               if (!f || !shown.has(f.key)) return null;
               return (
-                <FieldInput field={f} item={item} value={values[f.key]} error={errors[f.key]}
+                <FieldInput field={f} item={item} value={values[f.key]} error={errors[f.key]} locked={f.key === stateField}
                   required={required(item, f)} onChange={(v) => set(f.key, v)} />
               );
             })}
@@ -128,7 +166,7 @@ export function RecordForm({ entity, id }: { entity: Entity; id: string | null }
       ))}
       <div class="form-actions">
         <button type="submit" class="primary" disabled={busy}>{t("save")}</button>
-        <a class="button" href={id ? `e/${entity.key}/${id}` : `e/${entity.key}`}>{t("cancel")}</a>
+        <a class="button" href={returnRoute() ?? (id ? `e/${entity.key}/${id}` : `e/${entity.key}`)}>{t("cancel")}</a>
       </div>
     </form>
   );
@@ -140,6 +178,7 @@ function focusFirstError(form: HTMLFormElement | null) {
 
 interface InputProps {
   field: Field;
+  locked?: boolean;
   item: FormField;
   value: any;
   error?: string;
@@ -147,7 +186,7 @@ interface InputProps {
   onChange: (v: any) => void;
 }
 
-function FieldInput({ field: f, item, value, error, required, onChange }: InputProps) {
+function FieldInput({ field: f, item, value, error, required, locked, onChange }: InputProps) {
   const { t, model } = useSession();
   const id = `f-${f.key}`;
   const errId = `${id}-error`;
@@ -159,7 +198,7 @@ function FieldInput({ field: f, item, value, error, required, onChange }: InputP
     "aria-invalid": error ? ("true" as const) : undefined,
     "aria-describedby": described,
     "aria-required": required ? ("true" as const) : undefined,
-    disabled: !writable(f),
+    disabled: !writable(f) || !!locked,
   };
   const text = (e: Event) => onChange((e.target as HTMLInputElement).value);
   let control;
@@ -218,14 +257,9 @@ function FieldInput({ field: f, item, value, error, required, onChange }: InputP
       break;
     case "user":
       control = (
-        <select {...common} value={value?.id ?? ""} onChange={(e) => {
-          const v = (e.target as HTMLSelectElement).value;
-          onChange(v === model.me.id ? { id: v, title: model.me.name } : v ? value : null);
-        }}>
-          <option value="">{t("choose")}</option>
-          {value && value.id !== model.me.id && <option value={value.id}>{value.title}</option>}
-          <option value={model.me.id}>{model.me.name}</option>
-        </select>
+        <SearchPicker common={common} many={false} chosen={value ? [value] : []}
+          placeholder={t("searchFor", { f: f.label })} search={(text) => searchUsers(model, text)}
+          onChange={(chosen) => onChange(chosen[0] ?? null)} />
       );
       break;
     case "address":
@@ -265,56 +299,21 @@ function FieldInput({ field: f, item, value, error, required, onChange }: InputP
 function RelationPicker({ common, field, value, onChange }: { common: any; field: Field; value: any; onChange: (v: any) => void }) {
   const { model, t } = useSession();
   const target = model.byKey.get(field.target ?? "");
-  const [text, setText] = useState("");
-  const [options, setOptions] = useState<Ref[]>([]);
-  const [open, setOpen] = useState(false);
   const many = field.valueType === "relation_list";
   const chosen: Ref[] = many ? value : value ? [value] : [];
-  const listId = `${common.id}-options`;
-
-  useEffect(() => {
-    if (!open || !target) return;
-    const timer = setTimeout(() => {
-      searchRecords(model, target, text)
-        .then((rows) => setOptions(rows.map((r) => ({ id: r.id, title: recordTitle(model, target, r) }))))
-        .catch(() => setOptions([]));
-    }, 200);
-    return () => clearTimeout(timer);
-  }, [text, open, model, target]);
-
-  const pick = (r: Ref) => {
-    onChange(many ? [...chosen.filter((c) => c.id !== r.id), r] : r);
-    setText("");
-    setOpen(false);
-  };
+  const search = async (text: string): Promise<Ref[]> =>
+    target ? (await searchRecords(model, target, text)).map((r) => ({ id: r.id, title: recordTitle(model, target, r) })) : [];
   return (
-    <div class="picker">
-      {chosen.map((c) => (
-        <span class="chip">
-          {c.title}
-          {!common.disabled && (
-            <button type="button" aria-label={`${t("removeFilter")}: ${c.title}`}
-              onClick={() => onChange(many ? chosen.filter((x) => x.id !== c.id) : null)}>✕</button>
-          )}
-        </span>
-      ))}
-      {(many || !value) && (
-        <input {...common} type="search" role="combobox" aria-expanded={open} aria-controls={listId}
-          aria-autocomplete="list" autocomplete="off" placeholder={t("searchFor", { f: target?.label ?? "" })} value={text}
-          onFocus={() => setOpen(true)}
-          onBlur={() => setTimeout(() => setOpen(false), 200)}
-          onInput={(e) => { setText((e.target as HTMLInputElement).value); setOpen(true); }}
-          onKeyDown={(e) => { if (e.key === "Enter" && options[0]) { e.preventDefault(); pick(options[0]); } }} />
-      )}
-      {open && options.length > 0 && (
-        <ul id={listId} role="listbox" class="options">
-          {options.map((o) => (
-            <li role="option" aria-selected="false" tabIndex={0}
-              onMouseDown={(e) => { e.preventDefault(); pick(o); }}
-              onKeyDown={(e) => { if (e.key === "Enter") pick(o); }}>{o.title}</li>
-          ))}
-        </ul>
-      )}
-    </div>
+    <SearchPicker common={common} many={many} chosen={chosen} placeholder={t("searchFor", { f: target?.label ?? "" })}
+      search={search} onChange={(refs) => onChange(many ? refs : refs[0] ?? null)} />
   );
+}
+
+/** The tenant's active users whose name or email holds `text`; with no text, the caller first. */
+async function searchUsers(model: Model, text: string): Promise<Ref[]> {
+  const data = await gql<{ users: { id: string; name: string; email: string }[] }>(
+    `query U($s: String) { users(search: $s, first: 10) { id name email } }`, { s: text || null });
+  const found = data.users.map((u) => ({ id: u.id, title: u.name || u.email }));
+  if (text) return found;
+  return [{ id: model.me.id, title: model.me.name }, ...found.filter((u) => u.id !== model.me.id)];
 }

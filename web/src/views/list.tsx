@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { useSession } from "../app";
 import { ApiError } from "../lib/api";
 import { formatNumber, formatValue } from "../lib/format";
-import { boardField, listColumns, type Entity, type Field } from "../lib/meta";
+import { boardField, can, listColumns, type Entity, type Field } from "../lib/meta";
 import { listRecords, recordTitle, type Page, type Sort } from "../lib/records";
 import {
   EMPTY_VIEW, deleteView, filterable, loadViews, operators, saveView, sortable, toFilter,
@@ -92,7 +92,7 @@ export function ListView({ entity }: { entity: Entity }) {
       <div class="page-head">
         <h1 id="list-title">{entity.pluralLabel}</h1>
         <div class="actions">
-          <a class="button primary" href={`e/${entity.key}/new`}>{t("new")}</a>
+          {can(entity, "create") && <a class="button primary" href={`e/${entity.key}/new`}>{t("new")}</a>}
           {board && <a class="button" href={`board/${entity.key}`}>{t("kanban")}</a>}
           <ExportButton entity={entity} filter={toFilter(entity, view.filters)} sort={view.sort} />
         </div>
