@@ -324,30 +324,45 @@ async def _user_context(rt: Runtime, tenant: str, email: str) -> Any:
 def cmd_import(args: argparse.Namespace) -> int:
     """Create records from a CSV file, as a user, all or nothing."""
     from core.errors import TesseraError
-    from core.importer import check_csv, import_csv
+    from core.importer import ImportProgress, check_csv, import_csv
+
+    last: list[Any] = [0.0, None]  # when progress was last printed; the reason shown
+
+    def progress(p: ImportProgress) -> None:
+        if p.one_by_one and p.one_by_one != last[1]:
+            last[1] = p.one_by_one
+            print(f"  one record at a time: {p.one_by_one}", file=sys.stderr)
+        if p.seconds - last[0] >= 1.0:  # at most a line a second
+            last[0] = p.seconds
+            print(
+                f"  {p.checked:,} rows checked, {p.written:,} written ({p.rate:,.0f} rows/s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     async def run(rt: Runtime) -> int:
         ctx = await _user_context(rt, args.tenant, args.as_user)
         try:
             with open(args.file, encoding="utf-8-sig", newline="") as stream:
                 if args.dry_run:
-                    result = await check_csv(ctx, rt.service, args.entity, stream)
+                    result = await check_csv(
+                        ctx, rt.service, args.entity, stream, progress=progress
+                    )
                     print(f"{result.created} row(s) would be imported; nothing was written")
                     return 0
-                result = await import_csv(
-                    ctx,
-                    rt.service,
-                    args.entity,
-                    stream,
-                    progress=lambda n: print(f"  {n} rows...", file=sys.stderr),
-                )
+                result = await import_csv(ctx, rt.service, args.entity, stream, progress=progress)
         except OSError as exc:
             raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise UserError(f"{args.file} is not UTF-8 text") from None
         except TesseraError as exc:
             raise UserError(exc.message, exc.problems) from None
-        print(f"imported {result.created} {args.entity} record(s) into {args.tenant}")
+        rate = result.created / result.seconds if result.seconds else 0.0
+        how = f"one at a time: {result.one_by_one}" if result.one_by_one else "in batches"
+        print(
+            f"imported {result.created} {args.entity} record(s) into {args.tenant} "
+            f"in {result.seconds:.1f} s ({rate:,.0f} rows/s, {how})"
+        )
         return 0
 
     return asyncio.run(_with_runtime(run))

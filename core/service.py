@@ -31,6 +31,7 @@ from core.errors import (
 from core.metadata import SYSTEM_FIELDS, EntityDef, FieldDef
 from core.query import And, Condition, Filter, Or, OrderBy, Page
 from core.store import Database, UniqueViolation
+from core.store.database import NewAudit, NewMessage
 from core.values import (
     STORAGE_CONVERTERS,
     coerce,
@@ -41,19 +42,27 @@ from core.values import (
 )
 from core.workflow.engine import ProcessEngine
 
-__all__ = ["RecordService", "StageHooks"]
+__all__ = ["RecordService", "ReferenceLookup", "StageHooks"]
 
 log = logging.getLogger(__name__)
 
 _UPDATE_RETRIES = 5
 _TEAM = "team_members"  # CallContext.extra: the caller's team, resolved once per call
 _Rows = list[dict[str, Any]]
+_UNSET = object()
 _TOPICS = {
     "create": "record.created",
     "update": "record.updated",
     "delete": "record.deleted",
     "transition": "record.transitioned",
 }
+
+
+class ReferenceLookup(Protocol):
+    """Where references are looked up: the database, or ids read ahead for a batch."""
+
+    async def existing_ids(self, tenant: str, entity: str, ids: Sequence[str]) -> set[str]: ...
+    async def get_user_by_id(self, tenant: str, user_id: str) -> dict[str, Any] | None: ...
 
 
 def _unknown(value: Any) -> Any:  # pragma: no cover - a marker, never called
@@ -204,9 +213,18 @@ class RecordService:
         ]
 
     async def _check_references(
-        self, ctx: CallContext, entity: EntityDef, values: Mapping[str, Any]
+        self,
+        ctx: CallContext,
+        entity: EntityDef,
+        values: Mapping[str, Any],
+        lookup: ReferenceLookup | None = None,
     ) -> list[Problem]:
-        """Relations and users must point into the caller's own tenant."""
+        """Relations and users must point into the caller's own tenant.
+
+        ``lookup`` answers in place of the database (a batch that read every
+        referenced id at once: ``core.bulk``).
+        """
+        db = lookup or self.db
         problems: list[Problem] = []
         for key, value in values.items():
             f = entity.fields[key]
@@ -215,7 +233,7 @@ class RecordService:
             t = f.value_type
             if t in ("relation", "relation_list") and f.target:
                 ids = [value] if t == "relation" else list(value)
-                found = await self.db.existing_ids(ctx.tenant, f.target, ids)
+                found = await db.existing_ids(ctx.tenant, f.target, ids)
                 missing = [i for i in ids if i not in found]
                 if missing:
                     problems.append(
@@ -225,7 +243,7 @@ class RecordService:
                             f.graphql_name,
                         )
                     )
-            elif t == "user" and await self.db.get_user_by_id(ctx.tenant, value) is None:
+            elif t == "user" and await db.get_user_by_id(ctx.tenant, value) is None:
                 problems.append(
                     Problem("USER_NOT_FOUND", f"no user with id '{value}'", f.graphql_name)
                 )
@@ -319,19 +337,7 @@ class RecordService:
                 # Inside the transaction: a create that rolls back gives its number back.
                 await numbering.assign(self.db, ctx.model, ctx.tenant, entity.key, now, op.values)
             await self._run_hook("pre_operation", self.hooks.pre_operation(ctx, op))
-            # Hooks may have set values: check them like user input.
-            op.values = self._check_values(ctx, entity, op.values, trusted=True)
-            data = {**previous_data, **op.values}
-            data = {k: v for k, v in data.items() if v is not None}
-            data = self.computed.apply(ctx, entity, data, previous_data or None)
-            problems = self._required(entity, data)
-            problems += await self._check_references(ctx, entity, op.values)
-            if not problems:
-                problems += await self.processes.rule_problems(
-                    ctx, entity, data, previous_data if op.previous else None, op.action
-                )
-            if problems:
-                raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
+            data = await self._validated(ctx, entity, op, previous_data)
             await self._claim_uniques(ctx, entity, op.record_id, previous_data, data)
             stored = self._storage(entity, data)
             slots = self._slots(entity, data)
@@ -374,9 +380,67 @@ class RecordService:
             await self.processes.after_write(ctx, entity, op, record, previous_data)
         return record
 
+    async def _validated(
+        self,
+        ctx: CallContext,
+        entity: EntityDef,
+        op: Operation,
+        previous_data: Mapping[str, Any],
+        *,
+        checked: Mapping[str, Any] | None = None,
+        hooks_ran: bool = True,
+        lookup: ReferenceLookup | None = None,
+    ) -> dict[str, Any]:
+        """The record's data as it will be stored, after the pre_operation hooks.
+
+        Re-checks the values (hooks may have set some), applies computed fields,
+        then checks required fields, references and rules; raises with every
+        problem. ``checked`` holds the values as they were checked before the
+        hooks: a value still the very same immutable object is not checked
+        twice (``core.bulk``); lists and objects, which a hook may change in
+        place, are unless no hook ran.
+        """
+        if checked is None:
+            # Hooks may have set values: check them like user input.
+            op.values = self._check_values(ctx, entity, op.values, trusted=True)
+        else:
+            fresh = {
+                k: v
+                for k, v in op.values.items()
+                if checked.get(k, _UNSET) is not v or (hooks_ran and isinstance(v, list | dict))
+            }
+            if fresh:
+                rechecked = self._check_values(ctx, entity, fresh, trusted=True)
+                op.values = {k: rechecked.get(k, v) for k, v in op.values.items()}
+        data = {**previous_data, **op.values}
+        data = {k: v for k, v in data.items() if v is not None}
+        data = self.computed.apply(ctx, entity, data, previous_data or None)
+        problems = self._required(entity, data)
+        problems += await self._check_references(ctx, entity, op.values, lookup)
+        if not problems:
+            problems += await self.processes.rule_problems(
+                ctx, entity, data, previous_data if op.previous else None, op.action
+            )
+        if problems:
+            raise ValidationFailed(f"{len(problems)} invalid value(s)", problems)
+        return data
+
     async def _finish(
         self, ctx: CallContext, entity: EntityDef, op: Operation, record: Record, now: Any
     ) -> None:
+        audit, message = self._journal(ctx, entity, op, record, now)
+        await self.db.append_audit(
+            ctx.tenant, entity.key, record.id, audit.action, audit.actor, now, audit.diff
+        )
+        await self.db.enqueue(
+            ctx.tenant, message.topic, message.payload, message.idempotency_key, now
+        )
+
+    @staticmethod
+    def _journal(
+        ctx: CallContext, entity: EntityDef, op: Operation, record: Record, now: Any
+    ) -> tuple[NewAudit, NewMessage]:
+        """The audit entry and the outbox message a write leaves."""
         actor = ctx.principal.user_id
         action = op.action
         diff = dict(op.changes)
@@ -384,22 +448,21 @@ class RecordService:
             action = f"transition:{op.transition}" if op.transition else "state"
             if op.comment:
                 diff["_comment"] = op.comment
-        await self.db.append_audit(ctx.tenant, entity.key, record.id, action, actor, now, diff)
-        await self.db.enqueue(
-            ctx.tenant,
-            _TOPICS[op.action],
-            {
-                "entity": entity.key,
-                "id": record.id,
-                "version": record.version,
-                "action": op.action,
-                "actor": actor,
-                "changes": op.changes,
-                "transition": op.transition,
-                "comment": op.comment,
-            },
-            f"{record.id}:{record.version}:{op.action}",
-            now,
+        payload = {
+            "entity": entity.key,
+            "id": record.id,
+            "version": record.version,
+            "action": op.action,
+            "actor": actor,
+            "changes": op.changes,
+            "transition": op.transition,
+            "comment": op.comment,
+        }
+        return (
+            NewAudit(record.id, entity.key, action, actor, now, diff),
+            NewMessage(
+                _TOPICS[op.action], payload, f"{record.id}:{record.version}:{op.action}", now
+            ),
         )
 
     # -- reads -------------------------------------------------------------
@@ -602,6 +665,13 @@ class RecordService:
         edef = self._entity(ctx, entity)
         authz.require(ctx, entity, "create")
         acc = await self._access(ctx, edef)
+        op = self._create_operation(ctx, edef, acc, values)
+        return self._masked(acc, await self._write(ctx, edef, op, {}))
+
+    def _create_operation(
+        self, ctx: CallContext, edef: EntityDef, acc: authz.Access, values: Mapping[str, Any]
+    ) -> Operation:
+        """A create's operation: values checked, defaults and initial state set, in scope."""
         acc.check_writes(edef, values)
         checked = self._check_values(ctx, edef, values, creating=True)
         problems = self.processes.prepare_create(ctx, edef, checked)
@@ -622,8 +692,9 @@ class RecordService:
                         )
                     ],
                 )
-        op = Operation(entity=entity, action="create", record_id=uuid.uuid4().hex, values=checked)
-        return self._masked(acc, await self._write(ctx, edef, op, {}))
+        return Operation(
+            entity=edef.key, action="create", record_id=uuid.uuid4().hex, values=checked
+        )
 
     async def update(
         self,

@@ -24,6 +24,17 @@ def acme_config(tenant: str = "acme") -> dict[str, Any]:
     return doc
 
 
+def plugin_manifest(name: str, **extra: Any) -> dict[str, Any]:
+    """The ``TESSERA_MANIFEST`` of a test plugin named ``name`` (``extra`` adds keys)."""
+    return {
+        "name": name,
+        "version": "1.0.0",
+        "description": {"en": f"The {name} test plugin."},
+        "core_version": ">=0.1,<0.2",
+        **extra,
+    }
+
+
 class Api:
     """An HTTP client on the real app, plus the runtime behind it."""
 

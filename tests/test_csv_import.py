@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,49 @@ def test_import_refuses_unknown_columns_and_users(
         == 1
     )
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_import_locates_duplicates_in_the_file_and_says_how_it_ran(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _setup(capsys)
+    rows = "".join(f"Widget {n},{n},SN-{n:04d}\n" for n in range(1, 2501))
+    f = tmp_path / "many.csv"
+    f.write_text("title,quantity,serial\n" + rows + "Again,1,SN-0007\n", encoding="utf-8")
+    assert main(["import", "acme", "widget", str(f), "--as", "ana@example.com"]) == 1
+    err = capsys.readouterr().err
+    # Row 2,502 repeats the serial of row 8 (the header is row 1); it is in another batch.
+    assert "row 2502, serial: UNIQUE: another record already has this value" in err
+    assert asyncio.run(_widgets()) == []
+    f.write_text("title,quantity,serial\n" + rows, encoding="utf-8")
+    assert main(["import", "acme", "widget", str(f), "--as", "ana@example.com"]) == 0
+    out = capsys.readouterr().out
+    assert "imported 2500 widget record(s) into acme in " in out and "in batches)" in out
+    assert len(asyncio.run(_widgets())) == 2500
+
+
+def test_import_one_record_at_a_time_when_automations_write_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = json.loads(Path(ACME).read_text(encoding="utf-8"))
+    config["automations"] = {
+        "follow_up": {
+            "entity": "widget",
+            "on": {"event": "created"},
+            "do": [{"type": "create_task", "subject": {"en": "Follow up {record.title}"}}],
+        }
+    }
+    path = tmp_path / "acme.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    assert main(["tenant", "apply", str(path)]) == 0
+    add = ["user", "add", "acme", "ana@example.com", "--role", "admin", "--password", "s3cret-pass"]
+    assert main(add) == 0
+    capsys.readouterr()
+    f = tmp_path / "w.csv"
+    f.write_text("title\nBolt\nNut\n", encoding="utf-8")
+    assert main(["import", "acme", "widget", str(f), "--as", "ana@example.com"]) == 0
+    captured = capsys.readouterr()
+    reason = "automation 'follow_up' runs 'create_task' for each new widget, which writes records"
+    assert f"one record at a time: {reason}" in captured.err
+    assert "imported 2 widget record(s)" in captured.out
+    assert f"one at a time: {reason})" in captured.out

@@ -12,18 +12,13 @@ import pytest
 from core.context import CallContext, Operation, Record
 from core.hookspecs import hookimpl
 from core.store import Database
-from tests.api_helpers import Api, acme_config, error_codes, make_runtime
+from tests.api_helpers import Api, acme_config, error_codes, make_runtime, plugin_manifest
 
 
 class Strict:
     """A tenant plugin: titles are upper-cased; the title 'BOOM' fails after persisting."""
 
-    TESSERA_MANIFEST = {
-        "name": "strict",
-        "version": "1.0.0",
-        "core_version": ">=0.1",
-        "description": {"en": "test plugin"},
-    }
+    TESSERA_MANIFEST = plugin_manifest("strict")
 
     @hookimpl
     def tessera_pre_operation(self, ctx: CallContext, operation: Operation) -> None:
@@ -90,12 +85,7 @@ async def test_hooks_of_a_plugin_the_tenant_does_not_enable_never_run(api: Api) 
 class Slow:
     """Takes its time in the write transaction (a remote call that hangs, say)."""
 
-    TESSERA_MANIFEST = {
-        "name": "slow",
-        "version": "1.0.0",
-        "core_version": ">=0.1",
-        "description": {"en": "test plugin"},
-    }
+    TESSERA_MANIFEST = plugin_manifest("slow")
 
     @hookimpl
     async def tessera_pre_operation(self, ctx: CallContext, operation: Operation) -> None:

@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +140,9 @@ def _with_database(server_url: str, name: str, user: str | None = None) -> str:
     return urlunsplit((parts.scheme, netloc, f"/{name}", parts.query, parts.fragment))
 
 
-async def bench_database_url(engine: str, *, fresh: bool = False) -> tuple[str, str | None]:
+async def bench_database_url(
+    engine: str, *, fresh: bool = False, name: str | None = None, directory: Path | None = None
+) -> tuple[str, str | None]:
     """The URL of the (cached) benchmark database, and a superuser URL for bulk loads.
 
     PostgreSQL: database ``tessera_bench_v<GENERATOR_VERSION>`` owned by the
@@ -148,14 +150,16 @@ async def bench_database_url(engine: str, *, fresh: bool = False) -> tuple[str, 
     connects as, so row-level security is part of every measurement. SQLite: a
     file under ``TESSERA_BENCH_CACHE``. ``fresh`` drops what is there first.
     ``TESSERA_BENCH_DATABASE`` names another database (a second data set, say at
-    another record count, kept beside the first).
+    another record count, kept beside the first); ``name`` and ``directory``
+    (SQLite's file) override both.
     """
     from core.store import open_database
 
-    name = os.environ.get("TESSERA_BENCH_DATABASE") or f"tessera_bench_v{GENERATOR_VERSION}"
+    name = name or os.environ.get("TESSERA_BENCH_DATABASE") or f"tessera_bench_v{GENERATOR_VERSION}"
     if engine == "sqlite":
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        path = CACHE_DIR / f"{name}.db"
+        directory = directory or CACHE_DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.db"
         if fresh:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -192,11 +196,19 @@ def serve(url: str, app: str, *, workers: int = 1) -> Iterator[str]:
     orjson on the same server stack). A subprocess keeps the server's CPU apart
     from the measuring client's.
     """
+    server = str(ROOT / "tests" / "benchmarks" / "server.py")
+    with spawn_server(f"benchmark server '{app}'", [server, url, app]) as base:
+        yield base
+
+
+@contextmanager
+def spawn_server(label: str, argv: Sequence[str]) -> Iterator[str]:
+    """Run ``python *argv PORT`` in a subprocess until its ``/healthz`` answers; yield its
+    base URL, stop it after."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "benchmarks" / "server.py"), url, app, str(port)],
-        env=env,
+        [sys.executable, *argv, str(port)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -206,14 +218,14 @@ def serve(url: str, app: str, *, workers: int = 1) -> Iterator[str]:
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"benchmark server '{app}' exited:\n{err[-3000:]}")
+                raise RuntimeError(f"{label} exited:\n{err[-3000:]}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"benchmark server '{app}' did not start in 60 s")
+                raise RuntimeError(f"{label} did not start in 60 s")
             time.sleep(0.1)
         yield base
     finally:

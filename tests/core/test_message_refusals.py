@@ -7,18 +7,13 @@ from typing import Any
 from core.context import CallContext, Record
 from core.hookspecs import hookimpl
 from core.store import Database
-from tests.api_helpers import Api, make_runtime
+from tests.api_helpers import Api, make_runtime, plugin_manifest
 
 
 class QuietPlugin:
     """Refuses email to anyone at quiet.test, and is asked with every argument."""
 
-    TESSERA_MANIFEST = {
-        "name": "quiet",
-        "version": "1.0",
-        "description": {"en": "Refuses email to quiet.test"},
-        "core_version": ">=0.1",
-    }
+    TESSERA_MANIFEST = plugin_manifest("quiet")
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, list[str], str]] = []

@@ -23,6 +23,7 @@ from core.hookspecs import GraphQLContribution, JobSpec, TemplateSpec, hookimpl
 from core.metadata import build_tenant_model
 from core.plugins import PluginHost, enablement_guard
 from core.testing import harness, plugin_host
+from tests.api_helpers import plugin_manifest
 
 TESTS = Path(__file__).resolve().parent.parent
 FIXTURES = TESTS / "plugins" / "fixtures"
@@ -37,21 +38,11 @@ def fixture_path(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def manifest(name: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "version": "1.0.0",
-        "description": {"en": f"The {name} test plugin."},
-        "core_version": ">=0.1,<0.2",
-        **extra,
-    }
-
-
 class Recorder:
     """A plugin object that records every hook call into a shared list."""
 
     def __init__(self, name: str, calls: list[tuple[str, str]], **manifest_extra: Any) -> None:
-        self.TESSERA_MANIFEST = manifest(name, **manifest_extra)
+        self.TESSERA_MANIFEST = plugin_manifest(name, **manifest_extra)
         self.name = name
         self.calls = calls
 
@@ -159,7 +150,7 @@ def test_a_misspelt_hook_is_a_failure_and_the_plugin_never_runs() -> None:
 
 def test_an_undecorated_hook_function_is_a_failure() -> None:
     class Undecorated:
-        TESSERA_MANIFEST = manifest("plain")
+        TESSERA_MANIFEST = plugin_manifest("plain")
 
         def tessera_entities(self) -> dict[str, Any]:
             return {}
@@ -171,7 +162,7 @@ def test_an_undecorated_hook_function_is_a_failure() -> None:
 
 def test_hook_arguments_not_in_the_spec_are_a_failure() -> None:
     class WrongArgs:
-        TESSERA_MANIFEST = manifest("wrong_args")
+        TESSERA_MANIFEST = plugin_manifest("wrong_args")
 
         @hookimpl
         def tessera_pre_validate(self, ctx: CallContext, record: Record) -> None:
@@ -184,7 +175,7 @@ def test_hook_arguments_not_in_the_spec_are_a_failure() -> None:
 
 def test_hook_wrappers_are_refused_because_order_is_explicit() -> None:
     class Wrapper:
-        TESSERA_MANIFEST = manifest("wrapper")
+        TESSERA_MANIFEST = plugin_manifest("wrapper")
 
         @hookimpl(wrapper=True)
         def tessera_pre_validate(self, ctx: CallContext, operation: Operation) -> Any:
@@ -261,7 +252,7 @@ def test_missing_requirements_drop_a_plugin_and_those_that_need_it() -> None:
 
 def test_manifest_entities_must_be_returned_by_the_entities_hook() -> None:
     class Liar:
-        TESSERA_MANIFEST = manifest("liar", entities=["ghost"])
+        TESSERA_MANIFEST = plugin_manifest("liar", entities=["ghost"])
 
         @hookimpl
         def tessera_entities(self) -> dict[str, Any]:
@@ -273,7 +264,7 @@ def test_manifest_entities_must_be_returned_by_the_entities_hook() -> None:
 
 def test_extending_an_entity_of_a_plugin_not_required_is_a_failure() -> None:
     class Sneaky:
-        TESSERA_MANIFEST = manifest("sneaky")
+        TESSERA_MANIFEST = plugin_manifest("sneaky")
 
         @hookimpl
         def tessera_entities(self) -> dict[str, Any]:
@@ -288,7 +279,7 @@ def test_extending_an_entity_of_a_plugin_not_required_is_a_failure() -> None:
 
 def test_declarative_hooks_must_not_be_async() -> None:
     class AsyncEntities:
-        TESSERA_MANIFEST = manifest("async_entities")
+        TESSERA_MANIFEST = plugin_manifest("async_entities")
 
         @hookimpl
         async def tessera_entities(self) -> dict[str, Any]:

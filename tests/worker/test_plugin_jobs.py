@@ -11,7 +11,7 @@ from core.hookspecs import JobSpec, hookimpl
 from core.runtime import Runtime
 from core.store import Database
 from core.worker import Worker
-from tests.api_helpers import acme_config, make_runtime
+from tests.api_helpers import acme_config, make_runtime, plugin_manifest
 from tests.worker.helpers import NOW, Clock
 
 RUNS: list[tuple[str, datetime]] = []
@@ -20,12 +20,7 @@ RUNS: list[tuple[str, datetime]] = []
 class Nightly:
     """A partner plugin with one interval job and one cron job."""
 
-    TESSERA_MANIFEST = {
-        "name": "nightly",
-        "version": "1.0.0",
-        "core_version": ">=0.1",
-        "description": {"en": "test plugin with jobs"},
-    }
+    TESSERA_MANIFEST = plugin_manifest("nightly")
 
     @hookimpl
     def tessera_jobs(self) -> list[JobSpec]:

@@ -20,7 +20,7 @@ from core.store.jobs import JobStore
 from core.store.migrations import TENANT_TABLES
 from core.store.values import utcnow
 from core.worker import Worker, WorkerStats
-from tests.api_helpers import Api, acme_config, make_runtime
+from tests.api_helpers import Api, acme_config, make_runtime, plugin_manifest
 from tests.worker.helpers import NOW, TEST_ENV, Clock, add_tenant
 from tests.worker.receivers import HttpReceiver, Reply, SmtpReceiver
 
@@ -30,12 +30,7 @@ SENDER = "crm@example.com"
 class Recorder:
     """A tenant plugin that records the outbox events it is handed; may fail on demand."""
 
-    TESSERA_MANIFEST = {
-        "name": "recorder",
-        "version": "1.0.0",
-        "core_version": ">=0.1",
-        "description": {"en": "records after_commit events"},
-    }
+    TESSERA_MANIFEST = plugin_manifest("recorder")
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str, dict[str, Any]]] = []
