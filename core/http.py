@@ -46,6 +46,7 @@ from core.errors import (
     Unauthenticated,
 )
 from core.graphql import GraphQLContext
+from core.graphql.registry import freeze_builds_from_env
 from core.metadata import TenantModel
 from core.plugins import enablement_guard
 from core.runtime import Runtime
@@ -453,6 +454,8 @@ def create_app(runtime: Runtime, *, graphiql: bool | None = None) -> Litestar:
         # Objects alive after start-up are never collected again: shorter GC pauses (PITFALLS).
         gc.collect()
         gc.freeze()
+        # The same for each tenant's schema, as it is built (TESSERA_GC_FREEZE).
+        runtime.schemas.freeze_builds = freeze_builds_from_env()
 
     return Litestar(
         route_handlers=[
