@@ -209,6 +209,26 @@ TABLES: Final[Mapping[str, _Table]] = {
     "number_series": _Table(
         ("series", "period"), {"series": "text", "period": "text", "last_value": "int"}
     ),
+    # Re-indexes still running (core.store.reindex): the restored tenant finishes them.
+    "reindex": _Table(
+        ("id",),
+        {
+            **_text("id", "entity"),
+            "slots": "json",
+            "config_version": "int",
+            "last_id": "text",
+            "rows_total": "int",
+            "rows_done": "int",
+            "rows_changed": "int",
+            "created_at": "time",
+            "applied_at": "time",
+            "updated_at": "time",
+            "scanned_at": "time",
+            "finished_at": "time",
+            "lease_until": "time",
+            "leased_by": "text",
+        },
+    ),
 }
 if set(TABLES) != set(TENANT_TABLES):  # a new tenant table must join the backup format
     raise ImportError(f"core.backup does not cover {sorted(set(TENANT_TABLES) ^ set(TABLES))}")

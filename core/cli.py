@@ -78,17 +78,103 @@ def cmd_tenant_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _batch(args: argparse.Namespace) -> int | None:
+    """``--batch``, checked, and the re-index settings of the environment checked too."""
+    from core.reindex import default_batch, default_pause
+
+    batch: int | None = getattr(args, "batch", None)
+    if batch is not None and batch < 1:
+        raise UserError(f"--batch must be at least 1 (got {batch})")
+    try:
+        default_batch()
+        default_pause()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return batch
+
+
+def _print_reindexes(tasks: Sequence[Any]) -> None:
+    for task in tasks:
+        effect = (
+            f"until it ends, filters and sorts on {', '.join(task.fields)} read the stored values"
+            if task.fields
+            else "it only clears slots: no query waits for it"
+        )
+        print(
+            f"  re-index {task.entity} ({task.describe()}): {task.rows_done:,} of "
+            f"~{task.rows_total:,} record(s) done; {effect}"
+        )
+
+
+async def _run_reindex(rt: Runtime, tenant: str, batch: int | None) -> None:
+    """Run a tenant's pending re-indexes to the end, printing progress (Ctrl-C is safe)."""
+    from core.reindex import Progress
+
+    waiting: set[tuple[str, str | None]] = set()
+
+    def show(p: Progress) -> None:
+        if p.phase == "waiting":
+            if (p.entity, None) not in waiting:
+                waiting.add((p.entity, None))
+                print(f"  {p.tenant}/{p.entity}: waiting for other servers to load the config")
+            return
+        print(f"  {p.line()}", flush=True)
+
+    try:
+        report = await rt.reindex(tenant, progress=show, wait=True, batch=batch)
+    except asyncio.CancelledError:  # Ctrl-C: asyncio.run cancels us; the position is saved
+        print(
+            f"{tenant}: re-index interrupted; `crm tenant reindex {tenant}` or `crm worker` "
+            "resumes it where it stopped",
+            file=sys.stderr,
+        )
+        raise
+    if report.pending:
+        raise UserError(f"{tenant}: re-index of {', '.join(report.pending)} did not finish")
+    print(
+        f"{tenant}: re-index done in {report.seconds:.1f} s ({report.rows_checked:,} rows "
+        f"checked, {report.rows_changed:,} rewritten)"
+    )
+
+
 def cmd_tenant_apply(args: argparse.Namespace) -> int:
+    """Apply configs; each returns once committed, then its re-index runs (unless --no-wait)."""
+    batch = _batch(args)
+
     async def run(rt: Runtime) -> int:
         for path in args.files:
             result = await rt.apply_config(_load(path), actor="cli", file=path)
             if result.changed:
-                extra = "".join(
-                    f", reindexed {n} {e} record(s)" for e, n in result.reindexed.items()
-                )
-                print(f"{result.tenant}: applied as version {result.version}{extra}")
+                print(f"{result.tenant}: applied as version {result.version}")
             else:
                 print(f"{result.tenant}: unchanged (version {result.version})")
+            if not result.reindex:
+                continue
+            _print_reindexes(result.reindex)
+            if args.no_wait:
+                print(
+                    f"  left to `crm worker` (or `crm tenant reindex {result.tenant}`); "
+                    "queries are correct meanwhile"
+                )
+            else:
+                await _run_reindex(rt, result.tenant, batch)
+        return 0
+
+    return asyncio.run(_with_runtime(run))
+
+
+def cmd_tenant_reindex(args: argparse.Namespace) -> int:
+    """Run (or resume) a tenant's pending re-indexes, printing progress."""
+    batch = _batch(args)
+
+    async def run(rt: Runtime) -> int:
+        await rt.model(args.tenant)  # an unknown tenant is NOT_FOUND
+        pending = await rt.db.reindex.unfinished(args.tenant)
+        if not pending:
+            print(f"{args.tenant}: nothing to re-index")
+            return 0
+        _print_reindexes(pending)
+        await _run_reindex(rt, args.tenant, batch)
         return 0
 
     return asyncio.run(_with_runtime(run))
@@ -116,6 +202,12 @@ def cmd_tenant_plan(args: argparse.Namespace) -> int:
             plan = await plan_changes(rt.db, current, model)
             for line in plan.lines():
                 print(line)
+            if current is not None:
+                for task in await rt.db.reindex.unfinished(model.tenant):
+                    print(
+                        f"  (a re-index of {task.entity} is still running: {task.describe()}, "
+                        f"{task.rows_done:,} of ~{task.rows_total:,} record(s) done)"
+                    )
             refused, _ = await data_problems(rt.db, current, model, path)
             if refused:
                 print("  apply would be refused by the stored data:")
@@ -633,9 +725,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenant.add_parser("validate", help="check config files; every problem is located")
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_tenant_validate)
-    p = tenant.add_parser("apply", help="apply config files (each atomically, as a new version)")
+    p = tenant.add_parser(
+        "apply",
+        help="apply config files (each atomically, as a new version), then re-index",
+        description="Each config is committed first (served at once); records whose index "
+        "slots it re-maps are then re-indexed in short batches, with progress. Queries "
+        "are correct meanwhile (fields being re-indexed are read from the stored values).",
+    )
     p.add_argument("files", nargs="+")
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once committed; `crm worker` or `crm tenant reindex` does the re-index",
+    )
+    p.add_argument("--batch", type=int, metavar="N", help="records per re-index batch")
     p.set_defaults(func=cmd_tenant_apply)
+    p = tenant.add_parser(
+        "reindex",
+        help="run or resume a tenant's pending re-index (after an interrupted apply)",
+    )
+    p.add_argument("tenant")
+    p.add_argument("--batch", type=int, metavar="N", help="records per batch (default 5000)")
+    p.set_defaults(func=cmd_tenant_reindex)
     p = tenant.add_parser(
         "plan", help="show what applying config files would change and the records it touches"
     )

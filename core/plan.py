@@ -2,7 +2,7 @@
 
 The plan compares the tenant's current model with the new one: entities,
 fields (added, removed, type changed, becoming required or unique),
-indexes (slots to backfill), workflows, automations, timers, rules and
+indexes (slots re-indexed after the apply), workflows, automations, timers, rules and
 roles. For changes that existing data might not satisfy it counts the
 records concerned, reading them through the store (not the service: a plan
 is an operator's view of the whole tenant):
@@ -29,6 +29,7 @@ from core.errors import Problem
 from core.expressions import ExpressionError, bindings
 from core.metadata import EntityDef, TenantModel
 from core.store import Database
+from core.store.reindex import changed_slots, slot_targets
 from core.values import from_storage, unique_key
 
 __all__ = ["Change", "Plan", "UniqueClaims", "data_problems", "plan_changes"]
@@ -63,7 +64,7 @@ class Plan:
             return
         marks = {"added": "+", "removed": "-", "changed": "~"}
         for c in self.changes:
-            count = f" — {c.affected} record(s) affected" if c.affected else ""
+            count = f" — {c.affected:,} record(s) affected" if c.affected else ""
             detail = f" ({c.detail})" if c.detail else ""
             yield f"  {marks[c.kind]} {c.what} {c.path}{detail}{count}"
 
@@ -143,6 +144,7 @@ async def plan_changes(db: Database, old: TenantModel | None, new: TenantModel) 
                     "removed", "field", f"{e}.{f}", "values are kept in storage", holding or None
                 )
             )
+        await _index_changes(plan, db, new.tenant, e, before, after)
         for f in sorted(f_kept):
             a, b = before.fields[f], after.fields[f]
             if a.value_type != b.value_type:
@@ -161,16 +163,6 @@ async def plan_changes(db: Database, old: TenantModel | None, new: TenantModel) 
                 add(Change("changed", "field", f"{e}.{f}", "now required", missing or None))
             if b.unique and not a.unique:
                 add(Change("changed", "field", f"{e}.{f}", "now unique"))
-            if a.slot != b.slot and b.slot is not None:
-                add(
-                    Change(
-                        "added",
-                        "index",
-                        f"{e}.{f}",
-                        f"slot {b.slot}, backfilled on apply",
-                        len(await records(e)),
-                    )
-                )
     await _processes(plan, old, new, records)
     r_added, r_removed, _ = _keys(old.roles, new.roles)
     for r in sorted(r_added):
@@ -178,6 +170,47 @@ async def plan_changes(db: Database, old: TenantModel | None, new: TenantModel) 
     for r in sorted(r_removed):
         add(Change("removed", "role", r, "users keep the key; it grants nothing"))
     return plan
+
+
+async def _index_changes(
+    plan: Plan, db: Database, tenant: str, key: str, before: EntityDef, after: EntityDef
+) -> None:
+    """Fields whose index slot the apply re-maps: re-indexed after it, batch by batch.
+
+    The count is the entity's stored records (archived ones included): every
+    one is read once; only those whose slot value differs are rewritten.
+    """
+    changes = changed_slots(before, after)
+    if not changes:
+        return
+    rows = await db.reindex.count_rows(tenant, key)
+    old = slot_targets(before)
+    was_in = {t.field: slot for slot, t in old.items() if t is not None}
+    after_note = "re-indexed after apply; until then filters and sorts on it read the stored values"
+    for slot, target in sorted(changes.items()):
+        if target is not None:
+            field = target.field
+            if field not in was_in:
+                plan.changes.append(
+                    Change("added", "index", f"{key}.{field}", f"slot {slot}, {after_note}", rows)
+                )
+            else:
+                moved = f"slot {was_in[field]} -> {slot}" if was_in[field] != slot else "slot"
+                plan.changes.append(
+                    Change("changed", "index", f"{key}.{field}", f"{moved}, {after_note}", rows)
+                )
+            continue
+        gone = old[slot]
+        if gone is not None and after.slot_of(gone.field) is None:
+            plan.changes.append(
+                Change(
+                    "removed",
+                    "index",
+                    f"{key}.{gone.field}",
+                    f"slot {slot} cleared after apply",
+                    rows,
+                )
+            )
 
 
 async def _processes(plan: Plan, old: TenantModel, new: TenantModel, records: Any) -> None:

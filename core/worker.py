@@ -18,6 +18,9 @@ batch of outbox messages and a batch of due timers under a lease (see
   workflow engine's ``runtime.fire_timer(tenant, row)`` (its writes): a crash
   before the commit leaves the timer pending and nothing written, so the
   database effects of a timer happen **exactly once**.
+- Pending re-indexes (a ``crm tenant apply`` interrupted, or run with
+  ``--no-wait``) advance for up to ``reindex_budget`` seconds per pass
+  (``runtime.reindex``), under the worker's lease, from where they stopped.
 
 On SIGTERM/SIGINT (``run``'s ``stop`` event) a worker finishes the item in
 hand, gives back the rest of its claims and returns.
@@ -90,6 +93,8 @@ class WorkerStats:
     timers_retried: int = 0
     timers_failed: int = 0
     released: int = 0  # claims given back unstarted (stopping, or the lease ran out)
+    reindexed: int = 0  # records checked by pending re-indexes
+    reindexes_finished: int = 0
 
     @property
     def busy(self) -> bool:
@@ -106,6 +111,11 @@ class WorkerStats:
             f"dead {self.dead}; timers fired {self.timers_fired}, retried {self.timers_retried}, "
             f"failed {self.timers_failed}"
             + (f"; released {self.released}" if self.released else "")
+            + (
+                f"; re-index: {self.reindexed} records checked, {self.reindexes_finished} finished"
+                if self.reindexed or self.reindexes_finished
+                else ""
+            )
         )
 
 
@@ -162,6 +172,7 @@ class Worker:
         webhook_secret: str | None = None,
         env: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
+        reindex_budget: float = 2.0,
     ) -> None:
         if lease_seconds <= 0 or batch < 1 or max_attempts < 1 or concurrency < 1:
             raise ValueError(
@@ -189,6 +200,8 @@ class Worker:
         )
         self.webhook_networks = allowed_networks_from_env(env)
         self.rng = rng or random.Random()
+        #: Seconds per pass spent on pending re-indexes (0: none; leave them to others).
+        self.reindex_budget = reindex_budget
         self._stop: asyncio.Event | None = None
         self._warned_no_engine = False
         self._jobs_seeded = False
@@ -266,8 +279,35 @@ class Worker:
                 # One tenant's trouble (its claims run out and are retried) does
                 # not hold up the others.
                 log.exception("worker %s: tenant %s failed in this pass", self.worker_id, tenant)
+        if not self._stopping():
+            await self._reindex(stats)
         log.log(logging.INFO if stats.busy else logging.DEBUG, "pass: %s", stats)
         return stats
+
+    async def _reindex(self, stats: WorkerStats) -> None:
+        """Advance pending re-indexes for at most ``reindex_budget`` seconds in all.
+
+        Under this worker's lease: one that another process (``crm tenant
+        apply``) is running is left alone until that lease runs out.
+        """
+        run = getattr(self.runtime, "reindex", None)
+        store = getattr(self.db, "reindex", None)
+        if run is None or store is None or self.reindex_budget <= 0:
+            return
+        deadline = asyncio.get_running_loop().time() + self.reindex_budget
+        for tenant in await store.tenants_pending():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0 or self._stopping():
+                return
+            try:
+                report = await run(tenant, budget=left, owner=self.worker_id)
+            except Exception:
+                log.exception("worker %s: re-index of %s failed", self.worker_id, tenant)
+                continue
+            stats.reindexed += report.rows_checked
+            stats.reindexes_finished += len(report.finished)
+            for entity in report.finished:
+                log.info("re-index of %s/%s finished", tenant, entity)
 
     def _keep_going(self, lease_until: datetime | None) -> bool:
         """Whether to start the next claimed item: not stopping, and its lease still held."""

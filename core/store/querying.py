@@ -1,7 +1,9 @@
 """Compile neutral filters and orders (core.query) into parameterised SQL.
 
 A field with an index slot compiles to its slot column, so the slot index
-serves the condition and the sort; other fields use JSON extraction. Field
+serves the condition and the sort; other fields use JSON extraction, and so
+does a field whose slot a re-index is still rewriting (``pending``: the
+slot columns not to trust yet, see :mod:`core.store.reindex`). Field
 keys come from the EntityDef (and are checked again here); values are always
 bound parameters. Ordering is NULLS LAST ascending and NULLS FIRST descending
 on both engines, with ``id`` as the final tie-break; pages are keyset pages
@@ -27,7 +29,16 @@ from core.query import And, Condition, Filter, Or, OrderBy
 from core.store.url import Dialect
 from core.store.values import as_datetime, bind_number, bind_time
 
-__all__ = ["Cursor", "Expr", "Sql", "compile_filter", "compile_order", "json_expr", "resolve"]
+__all__ = [
+    "Cursor",
+    "Expr",
+    "Sql",
+    "compile_filter",
+    "compile_order",
+    "json_expr",
+    "reads_document",
+    "resolve",
+]
 
 Kind = Literal["text", "number", "int", "bool", "time", "list", "object"]
 
@@ -80,8 +91,16 @@ def _bad(field: str, message: str) -> BadRequest:
     return BadRequest(message, [Problem("BAD_FILTER", message, field)])
 
 
-def resolve(dialect: Dialect, entity: EntityDef, key: str) -> Expr:
-    """The SQL expression of a field or system field of ``entity``."""
+_TRUSTED: frozenset[str] = frozenset()
+
+
+def resolve(
+    dialect: Dialect, entity: EntityDef, key: str, pending: frozenset[str] = _TRUSTED
+) -> Expr:
+    """The SQL expression of a field or system field of ``entity``.
+
+    A field whose slot is in ``pending`` reads the JSON document instead.
+    """
     pg = dialect == "postgresql"
     if key in _SYSTEM:
         return Expr(key, key, key, _SYSTEM[key])
@@ -89,7 +108,7 @@ def resolve(dialect: Dialect, entity: EntityDef, key: str) -> Expr:
     if f is None or not _KEY.match(key):
         raise _bad(key, f"'{entity.key}' has no field '{key}'")
     t = f.value_type
-    if f.slot is not None:
+    if f.slot is not None and f.slot not in pending:
         if f.slot not in TEXT_SLOTS and f.slot not in NUMBER_SLOTS:
             raise _bad(key, f"field '{key}' names an unknown slot")
         if f.slot in TEXT_SLOTS:
@@ -124,6 +143,30 @@ def json_expr(dialect: Dialect, key: str, value_type: str) -> Expr:
         return Expr(key, sql, sql, "bool")
     sql = f"(data->'{key}')" if pg else f"json_extract(data, '$.{key}')"
     return Expr(key, sql, sql, "list" if t in ("multi_enum", "relation_list") else "object")
+
+
+def reads_document(
+    entity: EntityDef,
+    flt: Filter | None,
+    order: Sequence[OrderBy] = (),
+    pending: frozenset[str] = _TRUSTED,
+) -> bool:
+    """Whether the filter or the order reads a field from the JSON document.
+
+    Such a query may scan the entity (no index serves it): on a large tenant
+    it takes seconds, and the store runs it apart from the quick ones.
+    """
+
+    def from_document(key: str) -> bool:
+        f = entity.fields.get(key)
+        return f is not None and (f.slot is None or f.slot in pending)
+
+    def walk(item: Filter) -> bool:
+        if isinstance(item, And | Or):
+            return any(walk(i) for i in item.items)
+        return isinstance(item, Condition) and from_document(item.field)
+
+    return (flt is not None and walk(flt)) or any(from_document(o.field) for o in order)
 
 
 # -- values ---------------------------------------------------------------------
@@ -180,16 +223,18 @@ def _like_pattern(value: str, prefix_only: bool) -> str:
 _COMPARE = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
-def compile_filter(dialect: Dialect, entity: EntityDef, flt: Filter) -> Sql:
+def compile_filter(
+    dialect: Dialect, entity: EntityDef, flt: Filter, pending: frozenset[str] = _TRUSTED
+) -> Sql:
     """A filter as one SQL boolean expression."""
     if isinstance(flt, And | Or):
         if not flt.items:
             return Sql("1 = 1" if isinstance(flt, And) else "1 = 0")
-        parts = [compile_filter(dialect, entity, item) for item in flt.items]
+        parts = [compile_filter(dialect, entity, item, pending) for item in flt.items]
         return _join(parts, " AND " if isinstance(flt, And) else " OR ")
     if not isinstance(flt, Condition):
         raise BadRequest(f"not a filter: {type(flt).__name__}")
-    return _condition(dialect, resolve(dialect, entity, flt.field), flt.op, flt.value)
+    return _condition(dialect, resolve(dialect, entity, flt.field, pending), flt.op, flt.value)
 
 
 def _condition(dialect: Dialect, e: Expr, op: str, value: Any) -> Sql:
@@ -249,14 +294,19 @@ class SortKey:
     descending: bool
 
 
-def compile_order(dialect: Dialect, entity: EntityDef, order: Sequence[OrderBy]) -> list[SortKey]:
+def compile_order(
+    dialect: Dialect,
+    entity: EntityDef,
+    order: Sequence[OrderBy],
+    pending: frozenset[str] = _TRUSTED,
+) -> list[SortKey]:
     """Sort keys, ending with ``id`` (in the direction of the last key)."""
     keys: list[SortKey] = []
     seen: set[str] = set()
     for item in order:
         if item.field in seen or item.field == "id":
             continue
-        e = resolve(dialect, entity, item.field)
+        e = resolve(dialect, entity, item.field, pending)
         if e.kind not in _SORTABLE:
             raise _bad(item.field, f"cannot sort by '{item.field}'")
         seen.add(item.field)

@@ -15,6 +15,7 @@ from core.store.migrations import (
     m0004_login,
     m0005_append_only,
     m0006_number_series,
+    m0007_reindex,
 )
 
 __all__ = ["MIGRATIONS", "SYSTEM_READ_TABLES", "TENANT_TABLES"]
@@ -26,6 +27,7 @@ MIGRATIONS: tuple[ModuleType, ...] = (
     m0004_login,
     m0005_append_only,
     m0006_number_series,
+    m0007_reindex,
 )
 
 #: Every table behind the tenant wall, and those the system scope may read.
@@ -33,5 +35,10 @@ TENANT_TABLES: tuple[str, ...] = (
     *m0002_row_security.TENANT_TABLES,
     *m0003_processes.NEW_TABLES,
     *m0006_number_series.NEW_TABLES,
+    *m0007_reindex.NEW_TABLES,
 )
-SYSTEM_READ_TABLES: tuple[str, ...] = (*m0002_row_security.SYSTEM_READ_TABLES, "timer")
+SYSTEM_READ_TABLES: tuple[str, ...] = (
+    *m0002_row_security.SYSTEM_READ_TABLES,
+    "timer",
+    "reindex",
+)
