@@ -39,6 +39,7 @@ from core.store.querying import (
     compile_order,
     order_by_sql,
     reads_document,
+    walk_sort_index_first,
 )
 from core.store.reindex import ReindexStore
 from core.store.url import Dialect, parse_database_url
@@ -67,6 +68,10 @@ _OUTBOX_COLUMNS = (
     "delivered_at, last_error"
 )
 _CHUNK = 500  # ids per IN (...) list; well under SQLite's parameter limit
+#: A bounded walk of the sort index (SQLite, see ``walk_sort_index_first``) reads up
+#: to these many rows per row of the page, in turn, before leaving it to the planner.
+_WALK_TIERS = (8, 64)
+_WALK_MAX_ROWS = 10_000
 _BULK_ROWS = 5_000  # rows per bulk INSERT statement (PostgreSQL)
 _JSON_DATA = frozenset({"data"})
 #: SQLite page cache of a bulk-writing transaction (128 MiB).
@@ -613,10 +618,14 @@ class Database:
             raise ValueError("limit must not be negative")
         pending = await self.reindex.pending_slots(tenant, entity.key)
         keys = compile_order(self.dialect, entity, order, pending)
-        sql = self._page_sql(tenant, entity, filter, keys, limit + 1, after, pending)
-        async with self._scoped(tenant):
-            # Fields read from the JSON document (unindexed, or being re-indexed): a scan.
-            rows = await self._run(sql, slow=reads_document(entity, filter, order, pending))
+        rows = None
+        if walk_sort_index_first(self.dialect, entity, filter, keys, pending):
+            rows = await self._walked_page(tenant, entity, filter, keys, limit + 1, after, pending)
+        if rows is None:
+            sql = self._page_sql(tenant, entity, filter, keys, limit + 1, after, pending)
+            async with self._scoped(tenant):
+                # Fields read from the JSON document (unindexed, or being re-indexed): a scan.
+                rows = await self._run(sql, slow=reads_document(entity, filter, order, pending))
         has_next = len(rows) > limit
         rows = rows[:limit]
         signature = Cursor.signature(keys)
@@ -628,6 +637,60 @@ class Database:
             has_next=has_next,
             end_cursor=cursors[-1] if cursors else None,
         )
+
+    async def _walked_page(
+        self,
+        tenant: str,
+        entity: EntityDef,
+        filter: Filter | None,
+        keys: Sequence[SortKey],
+        limit: int,
+        after: str | None,
+        pending: frozenset[str],
+    ) -> list[dict[str, Any]] | None:
+        """The page's rows found by walking the sort index a bounded way, or ``None``.
+
+        Reads the first rows in page order without the filter (the sort index
+        serves that), each with whether it matches, ``limit`` × 8 of them, then
+        × 64. The page is known once ``limit`` rows matched or the walk reached
+        the end; its rows are then read by ``rowid``. Otherwise ``None``: the
+        matches are too rare for a walk, and the planner's choice serves them.
+        """
+        assert filter is not None
+        where = self._where(tenant, entity, None)
+        if after:
+            where = where & after_sql(self.dialect, keys, Cursor.decode(keys, after))
+        match = compile_filter(self.dialect, entity, filter, pending)
+        async with self._scoped(tenant):
+            for tier in _WALK_TIERS:
+                size = min(limit * tier, _WALK_MAX_ROWS)
+                walked = await self._run(
+                    Sql(
+                        f"SELECT rowid AS r, CASE WHEN {match.text} THEN 1 ELSE 0 END AS m "
+                        f"FROM record WHERE {where.text} ORDER BY {order_by_sql(keys)} "
+                        "LIMIT {}",
+                        (*match.args, *where.args, size),
+                    )
+                )
+                found = [w["r"] for w in walked if w["m"]][:limit]
+                if len(found) == limit or len(walked) < size:
+                    break
+                if size == _WALK_MAX_ROWS:
+                    return None
+            else:
+                return None
+            if not found:
+                return []
+            selects = ", ".join(f"{k.expr.select} AS _k{i}" for i, k in enumerate(keys))
+            rows = await self._run(
+                Sql(
+                    f"SELECT rowid AS _rowid, {_RECORD_COLUMNS}, {selects} FROM record "
+                    f"WHERE tenant_id = {{}} AND rowid IN ({', '.join('{}' for _ in found)})",
+                    (tenant, *found),
+                )
+            )
+        by_rowid = {r.pop("_rowid"): r for r in rows}
+        return [by_rowid[r] for r in found]
 
     def _page_sql(
         self,
