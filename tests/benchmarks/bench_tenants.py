@@ -77,7 +77,7 @@ from tests.benchmarks.common import (
     serve,
     spawn_server,
 )
-from tests.benchmarks.generator import _COLUMNS, _rows, generated_configs
+from tests.benchmarks.generator import _COLUMNS, _rows, copy_connection, generated_configs
 
 DATABASE = "tessera_bench_tenants"
 EMAIL = "bench@example.com"
@@ -197,26 +197,13 @@ async def _load_records(
     db = rt.db
     tenants = [t for t, _ in jobs]
     if admin is not None:
-        import asyncpg
-
-        conn = await asyncpg.connect(admin)
-        try:
-            # COPY is binary: jsonb's binary form is a version byte, then the text.
-            await conn.set_type_codec(
-                "jsonb",
-                encoder=lambda v: b"\x01" + v.encode(),
-                decoder=lambda v: v[1:].decode(),
-                schema="pg_catalog",
-                format="binary",
-            )
+        async with copy_connection(admin) as conn:
             async with conn.transaction():
                 await conn.execute("DELETE FROM record WHERE tenant_id = ANY($1)", tenants)
                 for tenant, entity in jobs:
                     rows = list(_rows(db, tenant, entity, 0, count, "bench", 1))
                     await conn.copy_records_to_table("record", records=rows, columns=_COLUMNS)
             await conn.execute("ANALYZE record")
-        finally:
-            await conn.close()
         return
     import aiosqlite
 

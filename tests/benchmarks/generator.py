@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -210,6 +211,27 @@ def record_values(entity: EntityDef, n: int, rng: random.Random) -> dict[str, An
     return out
 
 
+@asynccontextmanager
+async def copy_connection(url: str) -> AsyncIterator[Any]:
+    """An asyncpg connection (a superuser's: ``COPY`` is refused under row-level
+    security) that sends ``jsonb`` in binary form, as ``copy_records_to_table`` needs."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        # jsonb's binary form is a version byte, then the text.
+        await conn.set_type_codec(
+            "jsonb",
+            encoder=lambda v: b"\x01" + v.encode(),
+            decoder=lambda v: v[1:].decode(),
+            schema="pg_catalog",
+            format="binary",
+        )
+        yield conn
+    finally:
+        await conn.close()
+
+
 def _rows(
     db: Database, tenant: str, entity: EntityDef, start: int, count: int, actor: str, seed: int
 ) -> Iterator[tuple[Any, ...]]:
@@ -282,7 +304,6 @@ async def bulk_load(
     """
     began = time.perf_counter()
     if db.dialect == "postgresql":
-        import asyncpg
 
         async def copy(conn: Any) -> None:
             for offset in range(start, start + count, batch):
@@ -291,20 +312,9 @@ async def bulk_load(
                 await conn.copy_records_to_table("record", records=rows, columns=_COLUMNS)
 
         if admin_url is not None:
-            conn = await asyncpg.connect(admin_url)
-            try:
-                # COPY is binary: jsonb's binary form is a version byte, then the text.
-                await conn.set_type_codec(
-                    "jsonb",
-                    encoder=lambda v: b"\x01" + v.encode(),
-                    decoder=lambda v: v[1:].decode(),
-                    schema="pg_catalog",
-                    format="binary",
-                )
+            async with copy_connection(admin_url) as conn:
                 await copy(conn)
                 await conn.execute("ANALYZE record")
-            finally:
-                await conn.close()
         else:
             # As the app's role: COPY is refused under row-level security, so
             # multi-row INSERTs with the tenant set in the same transaction.
