@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from core import authz, numbering
@@ -611,6 +611,25 @@ class RecordService:
         stored_filter = self._scoped_filter(ctx, edef, acc, filter)
         page = await self.db.query_records(ctx.tenant, edef, stored_filter, order, first, after)
         return [self._masked(acc, self._record(edef, row)) for row in page.rows], page
+
+    async def iterate(
+        self,
+        ctx: CallContext,
+        entity: str,
+        filter: Filter | None = None,
+        order: Sequence[OrderBy] = (),
+        *,
+        page_size: int = 200,
+    ) -> AsyncIterator[Record]:
+        """Every record :meth:`list` gives, a page at a time (reports, sweeps)."""
+        after: str | None = None
+        while True:
+            records, page = await self.list(ctx, entity, filter, order, page_size, after)
+            for record in records:
+                yield record
+            if not page.has_next:
+                return
+            after = page.end_cursor
 
     async def count(self, ctx: CallContext, entity: str, filter: Filter | None) -> int:
         edef = self._entity(ctx, entity)

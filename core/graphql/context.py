@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from core.context import CallContext, Record
 from core.query import Filter, OrderBy, Page
 
-__all__ = ["GraphQLContext", "RecordService"]
+__all__ = ["GraphQLContext", "RecordService", "call_context"]
 
 # Aliases taken before the protocol's ``list`` method shadows the builtin.
 _AuditEntries = list[dict[str, Any]]
@@ -80,3 +80,11 @@ class GraphQLContext:
     call: CallContext
     service: RecordService
     loaders: dict[Any, Any] = field(default_factory=dict)
+
+
+def call_context(info: Any) -> CallContext:
+    """A plugin resolver's call context (``info`` is strawberry's): the caller's, with
+    the service reachable as ``ctx.extra["service"]``, as in stage hooks."""
+    call: CallContext = info.context.call
+    call.extra.setdefault("service", info.context.service)
+    return call

@@ -1288,18 +1288,14 @@ class ProcessEngine:
         cutoff_value: Any = cutoff
         if date_field in act.fields and act.fields[date_field].value_type == "date":
             cutoff_value = cutoff.astimezone(cal.zone()).date()
-        recent: set[str] = set()
-        after: str | None = None
-        while True:  # every target touched since the cutoff (a page at a time)
-            rows, page = await self.service.list(
-                ctx, activity, Condition(date_field, "gte", cutoff_value), [], 200, after
-            )
-            recent.update(str(r.data[via]) for r in rows if r.data.get(via))
-            if not page.has_next:
-                break
-            after = page.end_cursor
+        since = Condition(date_field, "gte", cutoff_value)
+        recent = {  # every target touched since the cutoff
+            str(r.data[via])
+            async for r in self.service.iterate(ctx, activity, since)
+            if r.data.get(via)
+        }
         out: list[tuple[Record, Record | None]] = []
-        after = None
+        after: str | None = None
         while len(out) < first:
             records, page = await self.service.list(
                 ctx, entity.key, None, [OrderBy("created_at")], 200, after

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import strawberry
 
-from core.context import CallContext
+from core.graphql.context import call_context
 from core.graphql.static import Money
 from core.hookspecs import GraphQLContribution
 from core.metadata import TenantModel
@@ -28,13 +28,6 @@ from plugins.invoicing.reports import (
 )
 
 __all__ = ["reports"]
-
-
-def call_context(info: strawberry.Info) -> CallContext:
-    """The caller's context, with the service reachable as in stage hooks."""
-    call: CallContext = info.context.call
-    call.extra.setdefault("service", info.context.service)
-    return call
 
 
 @strawberry.enum(name="ReceivablesBucket", description="Days past the due date.")

@@ -12,7 +12,7 @@ their tenant-currency figures.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +24,7 @@ from babel.numbers import get_currency_precision
 from core import authz
 from core.context import CallContext, Record
 from core.errors import BadRequest, Forbidden, Problem
-from core.query import And, Condition, Filter
+from core.query import And, Condition
 from plugins import labels as L
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "report_range",
 ]
 
-_PAGE = 200
 #: Invoice ids per ``in`` condition when fetching their payments.
 _CHUNK = 500
 
@@ -157,18 +156,6 @@ def _require_readable(ctx: CallContext, entity: str, fields: Iterable[str]) -> N
         )
 
 
-async def _all(ctx: CallContext, entity: str, flt: Filter | None) -> AsyncIterator[Record]:
-    service = ctx.extra["service"]
-    after: str | None = None
-    while True:
-        rows, page = await service.list(ctx, entity, flt, [], _PAGE, after)
-        for row in rows:
-            yield row
-        if not page.has_next:
-            return
-        after = page.end_cursor
-
-
 def _amount(money: Any, currency: str) -> Decimal | None:
     """The amount of a money value in ``currency``; ``None`` if absent or in another currency."""
     if not money or money.get("currency") != currency:
@@ -208,7 +195,9 @@ async def _received(
     out: dict[str, Decimal] = {}
     for i in range(0, len(invoice_ids), _CHUNK):
         chunk = list(invoice_ids[i : i + _CHUNK])
-        async for pay in _all(ctx, "payment", Condition("invoice", "in", chunk)):
+        async for pay in ctx.extra["service"].iterate(
+            ctx, "payment", Condition("invoice", "in", chunk)
+        ):
             amount = _amount(pay.data.get("amount"), currency)
             if amount is None or _payment_day(ctx, pay) > day:
                 continue
@@ -229,7 +218,9 @@ async def receivables_aging(ctx: CallContext, day: date) -> list[AgingRow]:
     _require_readable(ctx, "payment", _PAYMENT_FIELDS)
     currency = ctx.model.currency
     invoices: list[tuple[str, Decimal, int]] = []  # id, total, days past due
-    async for inv in _all(ctx, "invoice", Condition("status", "in", list(OPEN_STATUSES))):
+    async for inv in ctx.extra["service"].iterate(
+        ctx, "invoice", Condition("status", "in", list(OPEN_STATUSES))
+    ):
         total = inv.data.get("total")
         amount = _amount(total, currency) if total else Decimal(0)
         issued: date | None = inv.data.get("issue_date")
@@ -280,7 +271,7 @@ async def cash_flow(ctx: CallContext, start: date, end: date) -> list[CashFlowRo
         )
     )
     for flt in (dated, undated):
-        async for pay in _all(ctx, "payment", flt):
+        async for pay in ctx.extra["service"].iterate(ctx, "payment", flt):
             amount = _amount(pay.data.get("amount"), currency)
             day = _payment_day(ctx, pay)
             if amount is None or not start <= day <= end:

@@ -18,6 +18,7 @@ import strawberry
 
 from core.context import CallContext, Record
 from core.errors import Problem, ValidationFailed
+from core.graphql.context import call_context
 from core.graphql.static import Money
 from core.hookspecs import GraphQLContribution
 from core.metadata import TenantModel
@@ -75,13 +76,6 @@ class QuoteVersionLine:
     amount: Money | None
 
 
-def _call(info: strawberry.Info) -> CallContext:
-    ctx: CallContext = info.context.call
-    # Stage hooks and plugin code reach the same service as the resolver.
-    ctx.extra.setdefault("service", info.context.service)
-    return ctx
-
-
 def _money(value: dict[str, Any] | None) -> Money | None:
     if not value:
         return None
@@ -102,7 +96,7 @@ def _result(ctx: CallContext, record: Record, target: str | None) -> QuoteAction
 
 
 async def _run(info: strawberry.Info, action: str, id: str, comment: str | None) -> Any:
-    ctx = _call(info)
+    ctx = call_context(info)
     name = settings_of(ctx.model).transitions[action]
     wf = ctx.model.processes.workflow_of("quote") if ctx.model.processes else None
     t = wf.transitions.get(name) if wf else None
@@ -144,7 +138,7 @@ async def reject_quote(
 async def revise_quote(
     info: strawberry.Info, id: strawberry.ID, comment: str | None = None
 ) -> QuoteActionResult:
-    ctx = _call(info)
+    ctx = call_context(info)
     return _result(ctx, await revise(ctx, id, comment), None)
 
 
@@ -164,7 +158,7 @@ async def quote_history(
     created_to: date | None = None,
     first: int = 100,
 ) -> list[QuoteHistoryEntry]:
-    ctx = _call(info)
+    ctx = call_context(info)
     if not 0 < first <= _HISTORY_MAX:
         raise ValidationFailed(
             f"first must be 1..{_HISTORY_MAX}",
@@ -209,7 +203,7 @@ async def quote_history(
 async def quote_document(
     info: strawberry.Info, id: strawberry.ID, locale: str | None = None
 ) -> QuoteDocument:
-    ctx = _call(info)
+    ctx = call_context(info)
     html = await quote_html(ctx, id, locale)
     base = f"/t/{ctx.tenant}/x/quoting/quotes/{id}"
     suffix = f"?locale={locale}" if locale else ""
@@ -223,7 +217,7 @@ async def quote_document(
 
 @strawberry.field(description="The lines of a frozen quote version.")
 async def quote_version_lines(info: strawberry.Info, id: strawberry.ID) -> list[QuoteVersionLine]:
-    ctx = _call(info)
+    ctx = call_context(info)
     version = await info.context.service.get(ctx, "quote_version", id)
     out: list[QuoteVersionLine] = []
     for line in json.loads(version.data.get("lines") or "[]"):

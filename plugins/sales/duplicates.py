@@ -106,21 +106,8 @@ async def refresh_keys(ctx: CallContext, operation: Operation, record: Record) -
     service = ctx.extra["service"]
     system = system_context(ctx)
     wanted = set() if operation.action == "delete" else keys_of(ctx, record.entity, record.data)
-    held: dict[str, str] = {}
-    after: str | None = None
-    while True:
-        rows, page = await service.list(
-            system,
-            "match_key",
-            And((Condition("target", "eq", record.entity), Condition("record", "eq", record.id))),
-            [],
-            200,
-            after,
-        )
-        held.update({r.data["key"]: r.id for r in rows})
-        if not page.has_next:
-            break
-        after = page.end_cursor
+    mine = And((Condition("target", "eq", record.entity), Condition("record", "eq", record.id)))
+    held = {r.data["key"]: r.id async for r in service.iterate(system, "match_key", mine)}
     for key, row_id in held.items():
         if key not in wanted:
             await service.delete(system, "match_key", row_id)

@@ -16,6 +16,7 @@ import strawberry
 
 from core.context import CallContext
 from core.errors import Problem, ValidationFailed
+from core.graphql.context import call_context
 from core.hookspecs import GraphQLContribution
 from core.metadata import TenantModel
 from plugins.sales.conversion import convert_lead
@@ -25,13 +26,6 @@ from plugins.sales.reports import commission, forecast, performance
 from plugins.sales.settings import duplicate_settings, sales_settings
 
 __all__ = ["actions", "reports"]
-
-
-def call_context(info: strawberry.Info) -> CallContext:
-    """The caller's context, with the service reachable as in stage hooks."""
-    call: CallContext = info.context.call
-    call.extra.setdefault("service", info.context.service)
-    return call
 
 
 @strawberry.enum(name="DuplicateEntity", description="Entities the duplicate check covers.")

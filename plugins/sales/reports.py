@@ -10,7 +10,7 @@ tenant's are reported in their own rows (forecast) or left out (others).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
 
-from core.context import CallContext, Record
+from core.context import CallContext
 from core.query import And, Condition, Filter
 from plugins.sales.settings import pipelines, sales_settings
 
@@ -35,7 +35,6 @@ __all__ = [
     "weighted",
 ]
 
-_PAGE = 200
 _HUNDRED = Decimal(100)
 
 
@@ -62,18 +61,6 @@ def rounded(amount: Decimal, currency: str) -> Decimal:
 def weighted(amount: Decimal, probability: Decimal | None) -> Decimal:
     """An opportunity's expected value, exact (no rounding)."""
     return amount * (probability or Decimal(0)) / _HUNDRED
-
-
-async def _all(ctx: CallContext, entity: str, flt: Filter | None) -> AsyncIterator[Record]:
-    service = ctx.extra["service"]
-    after: str | None = None
-    while True:
-        rows, page = await service.list(ctx, entity, flt, [], _PAGE, after)
-        for row in rows:
-            yield row
-        if not page.has_next:
-            return
-        after = page.end_cursor
 
 
 def _between(field_key: str, start: date | None, end: date | None) -> list[Filter]:
@@ -111,7 +98,7 @@ async def forecast(
     if owner:
         flt.append(Condition("owner", "eq", owner))
     rows: dict[tuple[str, str | None, str], ForecastRow] = {}
-    async for opp in _all(ctx, "opportunity", _and(flt)):
+    async for opp in ctx.extra["service"].iterate(ctx, "opportunity", _and(flt)):
         money = opp.data.get("amount")
         close = opp.data.get("close_date")
         if not money or close is None:
@@ -199,7 +186,7 @@ async def performance(
 
     rows: dict[str, PerformanceRow] = {}
     contacted: dict[str, set[str]] = defaultdict(set)
-    async for act in _all(ctx, "activity", Condition("done", "eq", True)):
+    async for act in ctx.extra["service"].iterate(ctx, "activity", Condition("done", "eq", True)):
         when = act.data.get("due_at") or act.created_at
         if not start <= _local(when, tz) <= end:
             continue
@@ -224,7 +211,7 @@ async def performance(
     stage_outcomes = outcomes(ctx)
     currency = ctx.model.currency
     closed = _and(_between("closed_on", start, end))
-    async for opp in _all(ctx, "opportunity", closed):
+    async for opp in ctx.extra["service"].iterate(ctx, "opportunity", closed):
         outcome = stage_outcomes.get(str(opp.data.get("stage")), "open")
         key = group(opp.data.get("owner"))
         if key is None or outcome == "open" or opp.data.get("closed_on") is None:
