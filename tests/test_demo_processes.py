@@ -296,11 +296,16 @@ async def test_shenzhen_quote_over_the_credit_limit_is_refused(shenzhen: DemoApi
     assert (await api.ok("manager", "{ approvalInbox { id } }"))["approvalInbox"] == []
     options = await api.ok(
         "sales",
-        'query($id: ID!) { meta { transitions(entity: "quote", id: $id) { key allowed reason needsApproval } } }',
+        'query($id: ID!) { meta { transitions(entity: "quote", id: $id) '
+        "{ key allowed reason reasonCode needsApproval } } }",
         {"id": quote},
     )
     [send] = options["meta"]["transitions"]
     assert (send["key"], send["allowed"], send["needsApproval"]) == ("send", False, True)
+    assert (send["reasonCode"], send["reason"]) == (
+        "TRANSITION_GUARD",
+        "报价总额超过客户的信用额度",
+    )
 
 
 async def test_shenzhen_discount_cap_rule(shenzhen: DemoApi) -> None:

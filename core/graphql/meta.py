@@ -563,6 +563,7 @@ class Meta:
                 to_label=o.to_label,
                 allowed=o.allowed,
                 reason=o.reason,
+                reason_code=o.reason_code,
                 needs_approval=o.needs_approval,
                 required_fields=list(o.required_fields),
                 comment_required=o.comment_required,

@@ -249,6 +249,11 @@ class MetaTransition:
     to_label: str
     allowed: bool
     reason: str | None
+    reason_code: str | None = strawberry.field(
+        description="Why not, as a stable code: TRANSITION_NOT_ALLOWED, TRANSITION_FORBIDDEN, "
+        "TRANSITION_GUARD (the guard's own message is the reason), APPROVAL_PENDING or "
+        "REQUIRED (requiredFields lists the fields)."
+    )
     needs_approval: bool
     required_fields: list[str]
     comment_required: bool

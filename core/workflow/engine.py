@@ -92,6 +92,9 @@ class TransitionOption:
     to_label: str
     allowed: bool
     reason: str | None
+    #: A stable code for ``reason``: TRANSITION_NOT_ALLOWED, TRANSITION_FORBIDDEN,
+    #: TRANSITION_GUARD, APPROVAL_PENDING or REQUIRED.
+    reason_code: str | None
     needs_approval: bool
     required_fields: tuple[str, ...]
     comment_required: bool
@@ -383,16 +386,15 @@ class ProcessEngine:
             if not t.leaves(None if state is None else str(state), wf):
                 continue
             problem = await self._refusal(ctx, entity, wf, t, record, record.data)
-            reason = problem.message if problem else None
             missing = [k for k in t.required_fields if record.data.get(k) is None]
-            if reason is None and not missing:
+            if problem is None and not missing:
                 problem = await self._guard_refusal(ctx, entity, t, record, record.data)
-                reason = problem.message if problem else None
             if pending is not None:
-                reason = "an approval is pending"
-            if reason is None and missing:
+                problem = Problem("APPROVAL_PENDING", "an approval is pending", "transition")
+            if problem is None and missing:
                 names = ", ".join(_localised(ctx, entity.fields[k].label, k) for k in missing)
-                reason = f"fill in first: {names}"
+                problem = Problem("REQUIRED", f"fill in first: {names}", "transition")
+            reason = problem.message if problem else None
             needs = False
             if t.approval is not None:
                 try:
@@ -408,6 +410,7 @@ class ProcessEngine:
                     to_label=_localised(ctx, target.label, t.to) if target else t.to,
                     allowed=reason is None,
                     reason=reason,
+                    reason_code=problem.code if problem else None,
                     needs_approval=needs,
                     required_fields=t.required_fields,
                     comment_required=t.comment_required,

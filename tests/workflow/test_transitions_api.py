@@ -219,10 +219,22 @@ async def test_rejection_returns_to_the_configured_state(proc: ProcApi) -> None:
 
 async def test_meta_lists_the_transitions_for_the_caller(proc: ProcApi) -> None:
     order = await _order(proc)
-    q = 'query($id: ID!) { meta { transitions(entity: "order", id: $id) { key allowed reason needsApproval } } }'
+    q = (
+        'query($id: ID!) { meta { transitions(entity: "order", id: $id) '
+        "{ key allowed reason reasonCode needsApproval } } }"
+    )
     rep = (await proc.as_("rep", q, {"id": order["id"]}))["data"]["meta"]["transitions"]
     assert {t["key"]: t["allowed"] for t in rep} == {"confirm": False, "cancel": True}
+    assert {t["key"]: t["reasonCode"] for t in rep} == {"confirm": "REQUIRED", "cancel": None}
     assert "fill in first" in next(t for t in rep if t["key"] == "confirm")["reason"]
+    # Waiting for an approval, every transition says so, with its code.
+    customer = await _customer(proc, None)
+    held = await _order(proc, customerId=customer, total={"amount": "500"}, discount="20")
+    await _transition(proc, "rep", held["id"], "confirm")
+    waiting = (await proc.as_("rep", q, {"id": held["id"]}))["data"]["meta"]["transitions"]
+    assert waiting and all(
+        (t["allowed"], t["reasonCode"]) == (False, "APPROVAL_PENDING") for t in waiting
+    ), waiting
     wf = (
         await proc.as_(
             "rep", "{ meta { workflows { key entity field initial states { key final } } } }"

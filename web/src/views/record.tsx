@@ -14,6 +14,8 @@ interface Transition {
   toLabel: string;
   allowed: boolean;
   reason: string | null;
+  /** TRANSITION_NOT_ALLOWED, TRANSITION_FORBIDDEN, TRANSITION_GUARD, APPROVAL_PENDING, REQUIRED */
+  reasonCode: string | null;
   needsApproval: boolean;
   requiredFields: string[];
   commentRequired: boolean;
@@ -105,7 +107,7 @@ export function RecordPage({ entity, id }: { entity: Entity; id: string }) {
     const q = `query R($id: ID!${hasWorkflow ? ", $e: String!" : ""}) {
       ${entity.queryName}(id: $id) { ${selection(model, entity)} createdBy { name } updatedBy { name }
         audit { at action diff actor { name } } }
-      ${hasWorkflow ? `meta { transitions(entity: $e, id: $id) { key label toLabel allowed reason needsApproval requiredFields commentRequired } }
+      ${hasWorkflow ? `meta { transitions(entity: $e, id: $id) { key label toLabel allowed reason reasonCode needsApproval requiredFields commentRequired } }
       approvals(entity: $e, id: $id) { ${APPROVAL_FIELDS} }` : ""}
     }`;
     gql(q, hasWorkflow ? { id, e: entity.key } : { id })
@@ -168,18 +170,24 @@ export function RecordPage({ entity, id }: { entity: Entity; id: string }) {
     }
   };
   const actions = entity.recordActions;
-  /** Why a transition cannot run now, in the user's language. The server words two of its
-   * reasons in English (a pending approval, empty required fields): the screens know both
-   * from the page itself and say them in their own words. */
+  /** Why a transition cannot run now, in the user's language: the server's reason codes
+   * the screens word themselves; a guard's own message (the config's, localised) as is. */
   const reasonOf = (tr: Transition): string | null => {
     if (tr.allowed || !tr.reason) return null;
-    if (approvals.some((a) => a.status === "pending")) return t("approvalPending");
-    const missing = tr.requiredFields
-      .map((k) => entity.byKey.get(k))
-      .filter((f): f is Field => !!f && blank(row[f.graphqlName]));
-    if (missing.length && /^fill in first:/.test(tr.reason)) return t("fillInFirst", { fields: listOf(model.locale, missing.map((f) => f.label)) });
-    if (/^your roles do not allow/.test(tr.reason)) return t("noPermission");
-    return tr.reason;
+    switch (tr.reasonCode) {
+      case "APPROVAL_PENDING":
+        return t("approvalPending");
+      case "TRANSITION_FORBIDDEN":
+        return t("noPermission");
+      case "REQUIRED": {
+        const missing = tr.requiredFields
+          .map((k) => entity.byKey.get(k))
+          .filter((f): f is Field => !!f && blank(row[f.graphqlName]));
+        return t("fillInFirst", { fields: listOf(model.locale, missing.map((f) => f.label)) });
+      }
+      default:
+        return tr.reason;
+    }
   };
 
   return (
